@@ -1,0 +1,40 @@
+// `rover`: the project's command line. Each command lives in its own module, loaded on demand.
+import { CommandError, UsageError, type Command } from './cli.ts';
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  build: { summary: 'build rtcore.wasm (release and debug) into build/', load: () => import('./build.ts') },
+  run: { summary: 'run the firmware on the simulated board with a rig and a world (no cloud)', load: () => import('./run.ts') },
+};
+
+const usage = `rover <command> [options]
+
+Commands:
+${Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}
+
+rover <command> --help documents each command.`;
+
+const [name, ...rest] = process.argv.slice(2);
+if (!name || name === '--help' || name === '-h' || name === 'help') {
+  console.log(usage);
+  process.exit(name ? 0 : 2);
+}
+const entry = commands[name];
+if (!entry) {
+  console.error(`rover: unknown command '${name}' (try rover --help)`);
+  process.exit(2);
+}
+try {
+  const cmd = await entry.load();
+  process.exitCode = await cmd.main(rest);
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`rover ${name}: ${e.message}`);
+    process.exitCode = 2;
+  } else if (e instanceof CommandError) {
+    console.error(`rover ${name}: ${e.message}`);
+    process.exitCode = e.exitCode;
+  } else {
+    console.error(`rover ${name}: internal error: ${(e as Error)?.stack ?? e}`);
+    process.exitCode = 70;
+  }
+}
