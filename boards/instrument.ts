@@ -264,7 +264,7 @@ class Writer {
     this.u32(b.length);
     this.bytes(b);
   }
-  done(): Uint8Array {
+  done(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);
   }
 }
@@ -494,7 +494,7 @@ export interface InstrumentOptions {
  * i32 global. See the header comment for the exact point at which the counter is exact and how the
  * host must read and reset it.
  */
-export function instrument(wasm: Uint8Array, costs: CostTable, opts: InstrumentOptions = {}): Uint8Array {
+export function instrument(wasm: Uint8Array, costs: CostTable, opts: InstrumentOptions = {}): Uint8Array<ArrayBuffer> {
   const counterName = opts.counterName ?? '__cycles';
   const sections = readSections(wasm);
   const find = (id: number) => sections.find((s) => s.id === id);
