@@ -11,7 +11,7 @@ import { cortexM4FCosts as C, costByName, describe } from '../../boards/mt3620/c
 
 const wabt = await wabtInit();
 const wat = (src: string): Uint8Array<ArrayBuffer> =>
-  new Uint8Array(wabt.parseWat('t.wat', src, { multi_value: true, simd: true }).toBinary({ write_debug_names: true }).buffer);
+  new Uint8Array(wabt.parseWat('t.wat', src, { multi_value: true, simd: true, tail_call: true }).toBinary({ write_debug_names: true }).buffer);
 
 // Opcodes of the instructions the test modules use, from the wasm spec §5.4 (not from the instrumenter).
 const SPEC: Record<string, number> = {
@@ -19,11 +19,18 @@ const SPEC: Record<string, number> = {
   br_table: 0x0e, return: 0x0f, call: 0x10, 'local.get': 0x20, 'local.set': 0x21, 'local.tee': 0x22,
   'global.get': 0x23, 'global.set': 0x24, 'i32.const': 0x41, 'i32.eqz': 0x45, 'i32.eq': 0x46, 'i32.lt_s': 0x48,
   'i32.add': 0x6a, 'i32.sub': 0x6b, 'i32.mul': 0x6c, 'i32.div_s': 0x6d, 'f32.add': 0x92, 'f64.add': 0xa0,
+  'i32.load8_u': 0x2d, 'f32.const': 0x43, 'i32.extend8_s': 0xc0, return_call: 0x12,
+};
+// 0xFC-prefixed sub-opcodes (non-trapping float-to-int and bulk-memory proposals).
+const SPEC_FC: Record<string, number> = {
+  'i32.trunc_sat_f32_s': 0, 'memory.init': 8, 'data.drop': 9, 'memory.copy': 10, 'memory.fill': 11,
 };
 /** Sum of the table's cycles for an executed sequence written as space-separated mnemonics. */
 const cycles = (seq: string): number =>
   seq.trim().split(/\s+/).reduce((sum, name) => {
     const op = SPEC[name];
+    const fc = SPEC_FC[name];
+    if (fc !== undefined) return sum + C.prefixed.get(fc)!;
     if (op === undefined) throw new Error(`test: add ${name} to SPEC`);
     return sum + C.single[op]!;
   }, 0);
@@ -273,6 +280,32 @@ test('multi-value blocks (type-index blocktype with params) still work', async (
   assert.is(counter(b), cycles('local.get local.get block local.set local.set local.get local.get end i32.sub end'));
 });
 
+test('bulk memory, non-trapping f2i, sign-extension and tail calls: exact and equivalent', async () => {
+  const src = wat(`(module
+    (memory (export "mem") 1)
+    (data $d "hello")
+    (func $tail (param i32) (result i32) local.get 0 i32.const 1 i32.add)
+    (func (export "bulk") (param i32) (result i32)
+      i32.const 100 i32.const 0 i32.const 5 memory.init $d
+      data.drop $d
+      i32.const 200 i32.const 100 i32.const 5 memory.copy
+      i32.const 300 local.get 0 i32.const 4 memory.fill
+      i32.const 300 i32.load8_u
+      i32.extend8_s
+      f32.const 3.7e9
+      i32.trunc_sat_f32_s
+      i32.add
+      return_call $tail))`);
+  const out = instrument(src, C);
+  assert.ok(WebAssembly.validate(out));
+  const [a, b] = [await run(src), await run(out)];
+  assert.is(b.bulk(200), a.bulk(200));
+  assert.ok(Buffer.from(a.mem.buffer).equals(Buffer.from(b.mem.buffer)));
+  assert.is(counter(b), cycles('i32.const i32.const i32.const memory.init data.drop ' +
+    'i32.const i32.const i32.const memory.copy i32.const local.get i32.const memory.fill i32.const i32.load8_u ' +
+    'i32.extend8_s f32.const i32.trunc_sat_f32_s i32.add return_call local.get i32.const i32.add end'));
+});
+
 const AS_SOURCE = `
 @external("env", "report")
 declare function report(x: i32, y: f64): void;
@@ -386,6 +419,40 @@ function checkBodies(bin: Uint8Array): number[] {
   }
   throw new Error('no code section');
 }
+
+/** [id, bytes] of every section, walked independently of the instrumenter. */
+function sectionsOf(bin: Uint8Array): [number, string][] {
+  const out: [number, string][] = [];
+  let p = 8;
+  while (p < bin.length) {
+    const start = p;
+    const id = bin[p++]!;
+    let size = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = bin[p++]!;
+      size += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    p += size;
+    out.push([id, Buffer.from(bin.subarray(start, p)).toString('hex')]);
+  }
+  return out;
+}
+
+test('sections other than global, export and code are copied byte for byte, in order', async () => {
+  for (const bin of [MODULE, await asBuild()]) {
+    const before = sectionsOf(bin);
+    const after = sectionsOf(instrument(bin, C));
+    const keep = (l: [number, string][]) => l.filter(([id]) => id !== 6 && id !== 7 && id !== 10);
+    assert.equal(keep(after), keep(before));
+    // ids in the same order, plus a global section where there was none
+    const ids = (l: [number, string][]) => l.map(([id]) => id).filter((id) => id !== 6);
+    assert.equal(ids(after), ids(before));
+    if (bin === MODULE) assert.ok(after.some(([id]) => id === 0), 'custom (name) section present');
+  }
+});
 
 test('output validates, body sizes are exact and the name section is kept', async () => {
   const out = instrument(MODULE, C);
