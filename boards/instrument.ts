@@ -25,7 +25,14 @@
 //     exports.__cycles.value = 0;
 // then advances the board clock by d cycles (plus the HAL access cost it models). The counter is an
 // i32 that wraps after 2^32 cycles (21.7 s at 197.6 MHz), so a host must read it at least that often;
-// reading at every HAL call and export return is far more often than that.
+// reading at every HAL call and export return is far more often than that. Interrupt entry points
+// and idle are exports like any other: read and reset on their return too. The counter is also exact
+// when an export returns (its last segment, ending at the function's `end`, was charged on entry to
+// that segment). It is NOT exact after a trap: the trapping segment was charged in full in advance.
+//
+// Offsets into the code section change, so custom sections that hold them (DWARF .debug_*, the
+// source map behind sourceMappingURL, metadata.code.*) go stale; a release build made with asc
+// without --debug/--sourceMap has none. The name section only holds indices and stays valid.
 //
 // Supported: MVP, sign-extension, mutable-globals, non-trapping float-to-int, bulk-memory (all of
 // 0xFC 0..14), multi-value (type-index blocktypes), and tail calls (return_call*). Anything else
