@@ -1,0 +1,34 @@
+// HC-SR04: 4 pins (VCC, TRIG, ECHO, GND). Triggered by a >= 10 us TRIG pulse; answers on ECHO.
+// Range 2-400 cm (shared/reference/hardware.md). Physics in ultrasonic.ts.
+import type { PartContext, PartPin } from './part.ts';
+import { UltrasonicRanger } from './ultrasonic.ts';
+
+export class HcSr04 extends UltrasonicRanger {
+  readonly type = 'hc-sr04';
+  private readonly echo: PartPin;
+  private trigRoseAt = -1;
+
+  constructor(ctx: PartContext) {
+    super(ctx, { minM: 0.02, maxM: 4.0 }, ctx.pin('VCC'));
+    this.echo = ctx.pin('ECHO');
+    this.echo.drive(0);
+    const trig = ctx.pin('TRIG');
+    trig.watch((v) => {
+      const now = ctx.cycles();
+      if (v === 1) this.trigRoseAt = now;
+      else if (this.trigRoseAt >= 0) {
+        const widthUs = ((now - this.trigRoseAt) / ctx.hz()) * 1e6;
+        this.trigRoseAt = -1;
+        this.triggered(widthUs);
+      }
+    });
+  }
+
+  protected setEcho(level: number): void {
+    this.echo.drive(level);
+  }
+
+  protected releaseEcho(): void {
+    this.echo.drive(0);
+  }
+}
