@@ -178,6 +178,8 @@ const hex = (n: number) => '0x' + n.toString(16).padStart(2, '0');
 // ---------------------------------------------------------------------------------------------
 // Byte reading and writing (LEB128 per spec §5.2.2).
 
+const utf8 = new TextDecoder();
+
 class Reader {
   constructor(
     readonly bytes: Uint8Array,
@@ -227,7 +229,7 @@ class Reader {
     const n = this.u32();
     const start = this.pos;
     this.skip(n);
-    return new TextDecoder().decode(this.bytes.subarray(start, this.pos));
+    return utf8.decode(this.bytes.subarray(start, this.pos));
   }
 }
 
@@ -267,7 +269,7 @@ class Writer {
     }
   }
   name(s: string) {
-    const b = new TextEncoder().encode(s);
+    const b = new TextEncoder().encode(s); // once per instrument() call: only the counter's name
     this.u32(b.length);
     this.bytes(b);
   }
