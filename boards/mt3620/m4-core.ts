@@ -161,7 +161,7 @@ export class M4Core {
   private charge(): void {
     const c = this.counter;
     if (c === null) return;
-    const d = c.value as number;
+    const d = (c.value as number) >>> 0; // i32 counter, read unsigned (wraps after 2^32 cycles)
     if (d !== 0) {
       c.value = 0;
       this.m.now += d;
