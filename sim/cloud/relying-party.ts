@@ -403,29 +403,34 @@ export class RelyingParty {
     if (!leaf.clientAuth) return { ok: false, reason: `leaf certificate of ${opts.registrationId} has no clientAuthentication EKU` };
     if (at < leaf.notBefore) return { ok: false, reason: `leaf certificate of ${opts.registrationId} is not valid before ${iso(leaf.notBefore)}` };
     if (at > leaf.notAfter) return { ok: false, reason: `leaf certificate of ${opts.registrationId} expired on ${iso(leaf.notAfter)}` };
+    // Walk up from the leaf. A registered CA that signed a link but cannot anchor (unverified, expired,
+    // not enrolled) does not end the walk: a trusted CA further up may. Its problem is the reason given
+    // if none does.
+    let problem: string | null = null;
+    const fail = (reason: string): AdmitResult => ({ ok: false, reason: problem ?? reason });
     for (let i = 0; i < certs.length; i++) {
       const cur = certs[i];
-      // Does a registered CA issue this certificate?
       const candidates = this.bySubject.get(latin1(cur.f.issuer));
       if (candidates) {
         for (const ca of candidates) {
           if (!this.signedBy(cur, ca.key)) continue;
-          const { reason, group } = this.anchorProblem(ca, at);
-          return reason === null ? { ok: true, group: group!, issuerThumbprint: ca.rec.thumbprint } : { ok: false, reason };
+          const a = this.anchorProblem(ca, at);
+          if (a.reason === null) return { ok: true, group: a.group!, issuerThumbprint: ca.rec.thumbprint };
+          problem ??= a.reason;
         }
       }
       // Otherwise the next presented certificate must be its issuer: a CA, valid at `at`, whose key signed it.
       const next = certs[i + 1];
       if (!next) break;
-      if (Buffer.compare(next.f.subject, cur.f.issuer) !== 0) return { ok: false, reason: `chain broken: certificate ${i + 1} is not the issuer of certificate ${i}` };
-      if (!next.f.isCA) return { ok: false, reason: `chain certificate ${i + 1} ${next.thumbprint} is not a CA` };
+      if (Buffer.compare(next.f.subject, cur.f.issuer) !== 0) return fail(`chain broken: certificate ${i + 1} is not the issuer of certificate ${i}`);
+      if (!next.f.isCA) return fail(`chain certificate ${i + 1} ${next.thumbprint} is not a CA`);
       next.key ??= createPublicKey({ key: Buffer.from(next.f.spki), format: 'der', type: 'spki' });
-      if (!this.signedBy(cur, next.key)) return { ok: false, reason: `signature of chain certificate ${i} does not verify with the key of certificate ${i + 1}` };
-      if (at < next.f.notBefore || at > next.f.notAfter) return { ok: false, reason: `chain certificate ${i + 1} ${next.thumbprint} is not valid at ${iso(at)}` };
+      if (!this.signedBy(cur, next.key)) return fail(`signature of chain certificate ${i} does not verify with the key of certificate ${i + 1}`);
+      if (at < next.f.notBefore || at > next.f.notAfter) return fail(`chain certificate ${i + 1} ${next.thumbprint} is not valid at ${iso(at)}`);
     }
-    // The chain never reached a registered CA: name the leaf's issuer, by thumbprint when it was presented.
+    // The chain never reached a trusted CA: name the leaf's issuer, by thumbprint when it was presented.
     const issuer = certs[1] ? `${certs[1].thumbprint} ('${commonNameOf(certs[1].f.subject) ?? '?'}')` : `'${commonNameOf(leaf.issuer) ?? '?'}'`;
-    return { ok: false, reason: `issuer ${issuer} is not registered in any enrollment group` };
+    return fail(`issuer ${issuer} is not registered in any enrollment group`);
   }
 }
 

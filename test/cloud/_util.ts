@@ -1,7 +1,7 @@
 // Shared helpers for the cloud tests: temp dirs, OpenSSL, the real CLI, and directory hashes.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,6 +33,7 @@ export function rover(args: string[]): { status: number; stdout: string; stderr:
 /** SHA-256 of every file under dir, by relative path, with its mode: to prove a refusal changed nothing. */
 export function hashTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
   const walk = (d: string, rel: string) => {
     for (const n of readdirSync(d).sort()) {
       const p = join(d, n);
