@@ -404,8 +404,8 @@ export class RelyingParty {
     if (at < leaf.notBefore) return { ok: false, reason: `leaf certificate of ${opts.registrationId} is not valid before ${iso(leaf.notBefore)}` };
     if (at > leaf.notAfter) return { ok: false, reason: `leaf certificate of ${opts.registrationId} expired on ${iso(leaf.notAfter)}` };
     // Walk up from the leaf. A registered CA that signed a link but cannot anchor (unverified, expired,
-    // not enrolled) does not end the walk: a trusted CA further up may. Its problem is the reason given
-    // if none does.
+    // not enrolled) does not end the walk: a trusted CA further up may. If none does, its problem is the
+    // reason given.
     let problem: string | null = null;
     const fail = (reason: string): AdmitResult => ({ ok: false, reason: problem ?? reason });
     for (let i = 0; i < certs.length; i++) {
@@ -416,7 +416,8 @@ export class RelyingParty {
           if (!this.signedBy(cur, ca.key)) continue;
           const a = this.anchorProblem(ca, at);
           if (a.reason === null) return { ok: true, group: a.group!, issuerThumbprint: ca.rec.thumbprint };
-          problem ??= a.reason;
+          // The reason from a Verified CA (disabled group, expiry, no slot) says more than "unverified".
+          if (ca.rec.status === 'Verified' || problem === null) problem = a.reason;
         }
       }
       // Otherwise the next presented certificate must be its issuer: a CA, valid at `at`, whose key signed it.
