@@ -37,6 +37,38 @@ export interface CoreOptions {
 
 export class FirmwareHalted extends Error {}
 
+type V = 'i32' | 'i64' | 'f32' | 'f64';
+/** The board's side of the HAL ABI (rtcore/hal.ts declares the firmware's side): every import
+ *  this core provides, with its wasm signature. test/boards/hal-abi.test.ts holds the built
+ *  release .wasm against this table. */
+export const HAL_IMPORTS: Record<string, { params: V[]; results: V[] }> = {
+  pin: { params: ['i32'], results: ['i32'] },
+  gpio_configure: { params: ['i32', 'i32'], results: [] },
+  gpio_write: { params: ['i32', 'i32'], results: [] },
+  gpio_read: { params: ['i32'], results: ['i32'] },
+  counter_us: { params: [], results: ['i32'] },
+  timer_set: { params: ['i32', 'i32'], results: [] },
+  timer_cancel: { params: ['i32'], results: [] },
+  mbox_send: { params: ['i32', 'i32'], results: ['i32'] },
+  mbox_recv: { params: ['i32', 'i32'], results: ['i32'] },
+  mbox_doorbell: { params: ['i32'], results: [] },
+  uart_write: { params: ['i32', 'i32'], results: [] },
+  sensor_power: { params: ['i32', 'i32'], results: [] },
+  irq_save: { params: [], results: ['i32'] },
+  irq_restore: { params: ['i32'], results: [] },
+  panic: { params: ['i32', 'i32'], results: [] },
+};
+
+/** The exports this core calls: entry points and the firmware's memory. */
+export const FIRMWARE_EXPORTS: Record<string, { params: V[]; results: V[] } | 'memory'> = {
+  init: { params: [], results: [] },
+  idle: { params: [], results: [] },
+  isr_gpio: { params: ['i32', 'i32', 'i32'], results: [] },
+  isr_timer: { params: ['i32'], results: [] },
+  isr_mailbox: { params: ['i32'], results: [] },
+  memory: 'memory',
+};
+
 const instrumentedCache = new WeakMap<Uint8Array, WebAssembly.Module>();
 
 export class M4Core {
@@ -83,7 +115,7 @@ export class M4Core {
 
   /** Module compiled once per binary: instrumentation is part of loading, not of the build. */
   private module(): WebAssembly.Module {
-    if (this.opts.uninstrumented) return new WebAssembly.Module(this.wasm);
+    if (this.opts.uninstrumented) return new WebAssembly.Module(this.wasm as Uint8Array<ArrayBuffer>);
     let mod = instrumentedCache.get(this.wasm);
     if (!mod) {
       mod = new WebAssembly.Module(instrument(this.wasm, cortexM4FCosts));
@@ -179,13 +211,35 @@ export class M4Core {
   }
 
   private halImports(): Record<string, (...a: number[]) => number | void> {
+    const impl = this.halImplementations();
+    const core = this;
+    const wrapped: Record<string, (...a: number[]) => number | void> = {};
+    for (const name of Object.keys(HAL_IMPORTS)) {
+      const f = impl[name];
+      const onHal = this.opts.onHal;
+      wrapped[name] = onHal
+        ? (...a: number[]) => {
+            core.enter();
+            const r = f(...a);
+            onHal(name, a, r as number | undefined);
+            return r;
+          }
+        : (...a: number[]) => {
+            core.enter();
+            return f(...a);
+          };
+    }
+    return wrapped;
+  }
+
+  private halImplementations(): Record<string, (...a: number[]) => number | void> {
     const p = this.p;
     const core = this;
     const bytes = (ptr: number, len: number) => {
       if (ptr < 0 || len < 0 || ptr + len > core.mem.length) throw core.fatal(`HAL buffer [${ptr}, +${len}) outside memory`);
       return core.mem.subarray(ptr, ptr + len);
     };
-    const impl: Record<string, (...a: number[]) => number | void> = {
+    return {
       pin: (role) => p.pinOfRole(role),
       gpio_configure: (pin, mode) => {
         core.gpioCheck(pin);
@@ -225,22 +279,6 @@ export class M4Core {
         throw core.fatal(`firmware panic (abort) at line ${line}:${col}`);
       },
     };
-    const wrapped: Record<string, (...a: number[]) => number | void> = {};
-    for (const [name, f] of Object.entries(impl)) {
-      const onHal = this.opts.onHal;
-      wrapped[name] = onHal
-        ? (...a: number[]) => {
-            core.enter();
-            const r = f(...a);
-            onHal(name, a, r as number | undefined);
-            return r;
-          }
-        : (...a: number[]) => {
-            core.enter();
-            return f(...a);
-          };
-    }
-    return wrapped;
   }
 
   private gpioCheck(pin: number): void {
@@ -252,11 +290,12 @@ export class M4Core {
     return new FirmwareHalted(reason);
   }
 
-  /** Names of the HAL imports this core provides (HAL ABI test). */
-  static halNames(): string[] {
+  /** Names of the HAL functions this core implements (HAL ABI test: must equal HAL_IMPORTS). */
+  static implementedHal(): string[] {
     const fake = Object.create(M4Core.prototype) as M4Core;
     (fake as any).p = {};
     (fake as any).opts = {};
-    return Object.keys(fake.halImports());
+    (fake as any).chip = {};
+    return Object.keys(fake.halImplementations());
   }
 }
