@@ -21,8 +21,15 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** parseArgs with --help handled and errors turned into UsageError naming the bad argument. */
 export function parse<O extends Options>(argv: string[], options: O, help: string, allowPositionals = false) {
+  // `--temp -5`: node's parseArgs takes "-5" for an option; join negative numbers to their flag.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([\w-]+)$/.exec(argv[i]);
+    if (m && options[m[1]]?.type === 'string' && /^-\d/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
     if ((r.values as any).help) {
       process.stdout.write(help.endsWith('\n') ? help : help + '\n');
       return null;
