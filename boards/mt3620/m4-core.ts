@@ -28,8 +28,11 @@ export interface CorePeripherals {
 type Irq = { kind: 0; pin: number; level: number; capture: number } | { kind: 1; id: number } | { kind: 2; bits: number };
 
 export interface CoreOptions {
-  /** Run the release binary as shipped, without cycle counting (differential tests). */
+  /** Run the release binary as shipped, without cycle counting (differential tests, benchmarks). */
   uninstrumented?: boolean;
+  /** Uninstrumented only: firmware cycles to assume between two HAL calls (a benchmark sets the
+   *  instrumented run's average, so both runs do the same simulated work). */
+  cyclesPerHalCall?: number;
   /** Observe every HAL call (name, args, returned value) and export call, in order. */
   onHal?: (name: string, args: number[], ret: number | undefined) => void;
   onExport?: (name: string, args: number[]) => void;
@@ -192,7 +195,12 @@ export class M4Core {
   /** Move time forward by the firmware cycles counted since the last charge. */
   private charge(): void {
     const c = this.counter;
-    if (c === null) return;
+    if (c === null) {
+      const d = this.opts.cyclesPerHalCall ?? 0;
+      this.m.now += d;
+      this.stats.codeCycles += d;
+      return;
+    }
     const d = (c.value as number) >>> 0; // i32 counter, read unsigned (wraps after 2^32 cycles)
     if (d !== 0) {
       c.value = 0;
