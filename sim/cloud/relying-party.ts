@@ -70,7 +70,7 @@ interface CachedCa {
   rec: RegRecord;
   f: CertFields;
   key: KeyObject;
-  subjectName: string; // for messages
+  subject: string; // full subject, for listings
 }
 
 interface Presented {
@@ -81,7 +81,6 @@ interface Presented {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
-const short = (t: string) => t.slice(0, 8) + '...';
 const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 const PRESENTED_CACHE_SIZE = 8192;
 
@@ -115,7 +114,12 @@ export class RelyingParty {
     for (const rec of this.state.cas) {
       const der = pemBlocks(rec.certPem)[0];
       const f = readCertificate(der);
-      const c: CachedCa = { rec, f, key: createPublicKey({ key: Buffer.from(f.spki), format: 'der', type: 'spki' }), subjectName: commonNameOf(f.subject) ?? '?' };
+      const c: CachedCa = {
+        rec,
+        f,
+        key: createPublicKey({ key: Buffer.from(f.spki), format: 'der', type: 'spki' }),
+        subject: new NodeX509(der).subject.replace(/\n/g, ', '),
+      };
       this.byThumb.set(rec.thumbprint, c);
       const k = latin1(f.subject);
       this.bySubject.set(k, [...(this.bySubject.get(k) ?? []), c]);
@@ -154,7 +158,7 @@ export class RelyingParty {
     for (const g of this.state.groups) for (const s of SLOTS) if (g[s] === c.rec.thumbprint) slots.push({ group: g.name, slot: s, enabled: g.enabled });
     return {
       thumbprint: c.rec.thumbprint,
-      subject: new NodeX509(c.f.der).subject.replace(/\n/g, ', '),
+      subject: c.subject,
       notBefore: c.f.notBefore,
       notAfter: c.f.notAfter,
       status: c.rec.status,
