@@ -73,11 +73,16 @@ interface CachedCa {
   subject: string; // full subject, for listings
 }
 
-interface Presented {
-  f: CertFields;
-  thumbprint: string;
+/** A certificate a device presented, parsed once; its signature checks are remembered per issuer key. */
+class Presented {
   key?: KeyObject; // when it acts as an issuer further up the chain
-  verifiedBy: Map<KeyObject, boolean>;
+  readonly verifiedBy = new Map<KeyObject, boolean>();
+  private tp?: string;
+  constructor(readonly f: CertFields) {}
+  /** Only messages need it: computed on demand, off the hot path. */
+  get thumbprint(): string {
+    return (this.tp ??= sha1Thumbprint(this.f.der));
+  }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -369,7 +374,7 @@ export class RelyingParty {
     const k = latin1(der);
     let p = this.presented.get(k);
     if (!p) {
-      p = { f: readCertificate(der), thumbprint: sha1Thumbprint(der), verifiedBy: new Map() };
+      p = new Presented(readCertificate(der));
       if (this.presented.size >= PRESENTED_CACHE_SIZE) this.presented.delete(this.presented.keys().next().value!);
       this.presented.set(k, p);
     }
