@@ -94,7 +94,7 @@ w('wifi: lost link reconnects to the same network first, then round-robin, then 
   const waits: number[] = [];
   for (let round = 0; round < 8; round++) {
     const start = clock.now();
-    while (wifi.status.state === 'waiting') clock.advance(100);
+    while ((wifi.status.state as string) === 'waiting') clock.advance(100);
     waits.push(clock.now() - start);
     clock.advance(3000); // two failed associations
     assert.is(wifi.status.state, 'waiting');
@@ -102,7 +102,7 @@ w('wifi: lost link reconnects to the same network first, then round-robin, then 
   const ceil = (n: number) => Math.min(60_000, 2000 * 2 ** n);
   waits.forEach((d, n) => assert.ok(d >= ceil(n) / 2 - 100 && d <= ceil(n) + 100, `wait ${n} = ${d} ms, ceiling ${ceil(n)}`));
   phone.restore();
-  while (wifi.status.state === 'waiting') clock.advance(100);
+  while ((wifi.status.state as string) === 'waiting') clock.advance(100);
   clock.advance(3000);
   assert.is(wifi.status.state, 'connected');
   assert.is(wifi.status.ssid, 'phone');
@@ -110,7 +110,7 @@ w('wifi: lost link reconnects to the same network first, then round-robin, then 
   phone.down();
   clock.advance(3000);
   const start = clock.now();
-  while (wifi.status.state === 'waiting') clock.advance(100);
+  while ((wifi.status.state as string) === 'waiting') clock.advance(100);
   assert.ok(clock.now() - start <= 2100, `first wait after a success: ${clock.now() - start} ms`);
 });
 
