@@ -195,10 +195,10 @@ years. --policy: 2020 (default; new CA 60 days before expiry, Active 30 days lat
       const cas = await ss.list();
       if (c.json) for (const ca of cas) jsonLine(caJson(ca));
       else {
-        console.log(`${'#'.padEnd(3)} ${'thumbprint'.padEnd(40)} ${'status'.padEnd(17)} ${'start'.padEnd(10)} ${'end'.padEnd(10)} subject`);
+        console.log(`${'#'.padEnd(3)} ${'thumbprint'.padEnd(40)} ${'status'.padEnd(18)} ${'start'.padEnd(10)} ${'end'.padEnd(10)} subject`);
         for (const ca of cas) {
           const st = ca.label ? `${ca.status} (${ca.label})` : ca.status;
-          console.log(`${String(ca.index).padEnd(3)} ${ca.thumbprint} ${st.padEnd(17)} ${day(ca.notBefore)} ${day(ca.notAfter)} ${ca.subject}`);
+          console.log(`${String(ca.index).padEnd(3)} ${ca.thumbprint} ${st.padEnd(18)} ${day(ca.notBefore)} ${day(ca.notAfter)} ${ca.subject}`);
         }
       }
       return 0;
