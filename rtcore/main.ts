@@ -100,13 +100,7 @@ function closeBatch(): void {
   store<u8>(b + 11, compensate ? F_COMPENSATED : 0);
   store<u16>(b + 12, <u16>pollsPerBatch);
   store<i16>(b + 14, <i16>tempCentiC);
-  store<u32>(b + 16, readings);
-  store<u32>(b + 20, ranger.noEcho);
-  store<u32>(b + 24, ranger.outOfRange);
-  store<u32>(b + 28, ranger.spurious);
-  store<u32>(b + 32, ranger.stuck);
-  store<u32>(b + 36, ranger.powerCycles);
-  store<u32>(b + 40, link.droppedFrames);
+  storeCounters(b + 16);
   const count = pollsPerBatch * n;
   for (let i = 0; i < count; i++) store<u16>(b + BATCH_FIXED + (<usize>i << 1), samples[i]);
   link.commitFrame(T_BATCH, BATCH_FIXED + count * 2);
@@ -123,6 +117,17 @@ function closeBatch(): void {
 }
 
 let needPump = false;
+
+/** The cumulative counters, in the order BATCH and STATUS share (PROTOCOL.md). */
+function storeCounters(p: usize): void {
+  store<u32>(p, readings);
+  store<u32>(p + 4, ranger.noEcho);
+  store<u32>(p + 8, ranger.outOfRange);
+  store<u32>(p + 12, ranger.spurious);
+  store<u32>(p + 16, ranger.stuck);
+  store<u32>(p + 20, ranger.powerCycles);
+  store<u32>(p + 24, link.droppedFrames);
+}
 
 function runTask(id: i32): void {
   if (id < T_TIMEOUT0) {
@@ -225,13 +230,7 @@ function status(): void {
   store<i16>(b + 12, <i16>tempCentiC);
   store<u8>(b + 14, compensate ? F_COMPENSATED : 0);
   store<u8>(b + 15, <u8>ranger.rangerCount);
-  store<u32>(b + 16, readings);
-  store<u32>(b + 20, ranger.noEcho);
-  store<u32>(b + 24, ranger.outOfRange);
-  store<u32>(b + 28, ranger.spurious);
-  store<u32>(b + 32, ranger.stuck);
-  store<u32>(b + 36, ranger.powerCycles);
-  store<u32>(b + 40, link.droppedFrames);
+  storeCounters(b + 16);
   store<u32>(b + 44, link.retransmissions);
   store<u32>(b + 48, link.rxErrors);
   store<u32>(b + 52, overruns);

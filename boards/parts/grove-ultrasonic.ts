@@ -7,21 +7,11 @@ import { UltrasonicRanger } from './ultrasonic.ts';
 export class GroveUltrasonic extends UltrasonicRanger {
   readonly type = 'grove-ultrasonic';
   private readonly sig: PartPin;
-  private roseAt = -1;
 
   constructor(ctx: PartContext) {
     super(ctx, { minM: 0.02, maxM: 3.5 }, ctx.pin('VCC'));
     this.sig = ctx.pin('SIG');
-    this.sig.watch((v) => {
-      if (!this.sig.mcuDriving()) return; // our own echo, not a trigger
-      const now = ctx.cycles();
-      if (v === 1) this.roseAt = now;
-      else if (this.roseAt >= 0) {
-        const widthUs = ((now - this.roseAt) / ctx.hz()) * 1e6;
-        this.roseAt = -1;
-        this.triggered(widthUs);
-      }
-    });
+    this.watchTrigger(this.sig, true);
   }
 
   protected setEcho(level: number): void {

@@ -6,22 +6,12 @@ import { UltrasonicRanger } from './ultrasonic.ts';
 export class HcSr04 extends UltrasonicRanger {
   readonly type = 'hc-sr04';
   private readonly echo: PartPin;
-  private trigRoseAt = -1;
 
   constructor(ctx: PartContext) {
     super(ctx, { minM: 0.02, maxM: 4.0 }, ctx.pin('VCC'));
     this.echo = ctx.pin('ECHO');
     this.echo.drive(0);
-    const trig = ctx.pin('TRIG');
-    trig.watch((v) => {
-      const now = ctx.cycles();
-      if (v === 1) this.trigRoseAt = now;
-      else if (this.trigRoseAt >= 0) {
-        const widthUs = ((now - this.trigRoseAt) / ctx.hz()) * 1e6;
-        this.trigRoseAt = -1;
-        this.triggered(widthUs);
-      }
-    });
+    this.watchTrigger(ctx.pin('TRIG'), false);
   }
 
   protected setEcho(level: number): void {

@@ -121,6 +121,22 @@ export abstract class UltrasonicRanger implements Part {
     });
   }
 
+  /** Call triggered() at the end of each high pulse the MCU drives on `pin` (TRIG, or Grove SIG
+   *  while the MCU holds it as an output). */
+  protected watchTrigger(pin: PartPin, onlyWhileMcuDrives: boolean): void {
+    let roseAt = -1;
+    pin.watch((v) => {
+      if (onlyWhileMcuDrives && !pin.mcuDriving()) return; // our own echo, not a trigger
+      const now = this.ctx.cycles();
+      if (v === 1) roseAt = now;
+      else if (roseAt >= 0) {
+        const widthUs = ((now - roseAt) / this.ctx.hz()) * 1e6;
+        roseAt = -1;
+        this.triggered(widthUs);
+      }
+    });
+  }
+
   /** Grove: the module lets go of SIG after the echo. */
   protected echoDone(): void {}
 
