@@ -3,7 +3,7 @@
 // configuration and commands to the RT core, asking again when no answer comes.
 import type { Clock } from '../clock.ts';
 import {
-  ackFrame, configFrame, decodeBatch, decodeResult, decodeStatus, FrameError, FrameType, parseFrame,
+  ackFrame, batchId, configFrame, decodeBatch, decodeResult, decodeStatus, FrameError, FrameType, parseFrame,
   powerCycleFrame, statusRequestFrame, type Batch, type Config, type Result, type Status,
 } from './frame.ts';
 
@@ -24,7 +24,7 @@ export interface IntercoreEvents {
 /** Ask again after 1 s without an answer, 5 times at most. */
 const RETRY_MS = 1000;
 const MAX_TRIES = 5;
-/** Sequence numbers remembered for duplicate detection (well above the RT queue's 40 frames). */
+/** Batch ids (batchId) remembered for duplicate detection (well above the RT queue's 40 frames). */
 const SEEN_WINDOW = 1024;
 
 interface PendingCommand {
@@ -37,8 +37,8 @@ interface PendingCommand {
 
 export class IntercoreClient {
   readonly stats = { batches: 0, duplicates: 0, rejected: 0, acks: 0, sendFailures: 0 };
-  private readonly seen = new Set<number>();
-  private readonly seenOrder: number[] = [];
+  private readonly seen = new Set<string>();
+  private readonly seenOrder: string[] = [];
   private hlSeq = 1;
   private readonly pending = new Map<number, PendingCommand>();
 
@@ -57,14 +57,15 @@ export class IntercoreClient {
     try {
       if (f.type === FrameType.BATCH) {
         const b = decodeBatch(f);
-        if (this.seen.has(b.seq)) {
+        const id = batchId(b);
+        if (this.seen.has(id)) {
           this.stats.duplicates++;
           this.ack(b.seq); // our earlier ack may have been lost: the RT core still holds it
           return;
         }
         const done = this.ev.batch(b);
         const commit = () => {
-          this.remember(b.seq);
+          this.remember(id);
           this.stats.batches++;
           this.ack(b.seq);
         };
@@ -91,9 +92,9 @@ export class IntercoreClient {
     this.ev.rejected?.(reason);
   }
 
-  private remember(seq: number): void {
-    this.seen.add(seq);
-    this.seenOrder.push(seq);
+  private remember(id: string): void {
+    this.seen.add(id);
+    this.seenOrder.push(id);
     if (this.seenOrder.length > SEEN_WINDOW) this.seen.delete(this.seenOrder.shift()!);
   }
 

@@ -215,6 +215,13 @@ export function statusRequestFrame(hlSeq: number): Uint8Array {
   return buildFrame(FrameType.STATUS_REQUEST, hlSeq);
 }
 
+/** A batch's identity across retransmissions, HL restarts and RT restarts: the sequence number
+ *  alone restarts at 1 when the RT app restarts, but the first-sample time (RT counter time) does
+ *  not repeat then. Used to drop duplicates and as the telemetry message id. */
+export function batchId(b: Pick<Batch, 'seq' | 'firstSampleUs'>): string {
+  return `${b.firstSampleUs}-${b.seq}`;
+}
+
 /** Trigger time of one sample in microseconds since RT boot (PROTOCOL.md, BATCH periodMs). */
 export function sampleTimeUs(b: Batch, ranger: number, poll: number): bigint {
   return b.firstSampleUs + BigInt(poll * b.periodMs * 1000) + BigInt(Math.floor((ranger * b.periodMs * 1000) / b.rangers));
