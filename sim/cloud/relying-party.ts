@@ -8,11 +8,11 @@
 // their public keys; presented certificates are parsed and their signatures checked once per distinct
 // DER (a device presents the same 24-hour certificate on every reconnect), then only the cheap,
 // time-dependent rules are re-evaluated.
-import { createPublicKey, randomBytes, verify, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
+import { randomBytes, verify, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './clock.ts';
-import { CertificateFormatError, commonNameOf, pemBlocks, readCertificate, thumbprint as sha1Thumbprint, normalizeThumbprint, toDer, toPem, type CertFields } from './x509.ts';
+import { CertificateFormatError, commonNameOf, pemBlocks, publicKeyFromSpki, readCertificate, thumbprint as sha1Thumbprint, normalizeThumbprint, toDer, toPem, type CertFields } from './x509.ts';
 
 export type RegistrationStatus = 'Unverified' | 'Verified';
 export type Slot = 'primary' | 'secondary';
@@ -122,7 +122,7 @@ export class RelyingParty {
       const c: CachedCa = {
         rec,
         f,
-        key: createPublicKey({ key: Buffer.from(f.spki), format: 'der', type: 'spki' }),
+        key: publicKeyFromSpki(f.spki),
         subject: new NodeX509(der).subject.replace(/\n/g, ', '),
       };
       this.byThumb.set(rec.thumbprint, c);
@@ -434,7 +434,7 @@ export class RelyingParty {
       if (!next) break;
       if (Buffer.compare(next.f.subject, cur.f.issuer) !== 0) return fail(`chain broken: certificate ${i + 1} is not the issuer of certificate ${i}`);
       if (!next.f.isCA) return fail(`chain certificate ${i + 1} ${next.thumbprint} is not a CA`);
-      next.key ??= createPublicKey({ key: Buffer.from(next.f.spki), format: 'der', type: 'spki' });
+      next.key ??= publicKeyFromSpki(next.f.spki);
       if (!this.signedBy(cur, next.key)) return fail(`signature of chain certificate ${i} does not verify with the key of certificate ${i + 1}`);
       if (at < next.f.notBefore || at > next.f.notAfter) return fail(`chain certificate ${i + 1} ${next.thumbprint} is not valid at ${iso(at)}`);
     }

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock } from '../../sim/cloud/clock.ts';
 import { SecurityService } from '../../sim/cloud/security-service.ts';
-import { CertificateFormatError, readCertificate, readCsr, thumbprint, toDer, toPem } from '../../sim/cloud/x509.ts';
+import { CertificateFormatError, publicKeyFromSpki, readCertificate, readCsr, thumbprint, toDer, toPem } from '../../sim/cloud/x509.ts';
 import { DAY, openssl, opensslCsr, opensslStatus, tempDir } from './_util.ts';
 
 const s = suite('cloud/x509');
@@ -45,6 +45,16 @@ s('readCertificate and readCsr return what OpenSSL reports for OpenSSL-made obje
     } catch (e) {
       assert.instance(e, CertificateFormatError);
     }
+  }
+});
+
+s('publicKeyFromSpki: the P-256 shortcut and the generic path give the key OpenSSL encoded', () => {
+  for (const curve of ['P-256', 'P-384']) {
+    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-nodes', '-keyout', f(`${curve}.key`), '-subj', '/CN=k', '-out', f(`${curve}.csr`)]);
+    const spki = toDer(openssl(['req', '-in', f(`${curve}.csr`), '-noout', '-pubkey']), 'PUBLIC KEY');
+    assert.equal(new Uint8Array(publicKeyFromSpki(spki).export({ type: 'spki', format: 'der' })), spki, curve);
+    const csr = readCsr(readFileSync(f(`${curve}.csr`), 'utf8'));
+    assert.ok(csr.signatureValid, `${curve} CSR verifies`);
   }
 });
 
