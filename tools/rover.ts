@@ -5,6 +5,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   build: { summary: 'build rtcore.wasm (release and debug) into build/', load: () => import('./build.ts') },
   run: { summary: 'run the firmware on the simulated board with a rig and a world (no cloud)', load: () => import('./run.ts') },
   ca: { summary: 'tenant CA certificates: list, download, register, verify, enroll, check (rotation advisor)', load: () => import('./ca.ts') },
+  cloud: { summary: 'run the cloud emulator (Security Service, DPS, IoT Hub) on one MQTT/TLS port', load: () => import('./cloud.ts') },
 };
 
 const usage = `rover <command> [options]
