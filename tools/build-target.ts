@@ -76,6 +76,8 @@ export interface BuildOptions {
   wasm?: string;
   /** qemu-mps2-an386 only: link the replay HAL with this trace (mcu/qemu-mps2-an386/replay.c). */
   replayTrace?: Uint32Array;
+  /** Another linker script for the board (tests: a smaller memory must fail the build). */
+  linkerScript?: string;
 }
 
 export interface Sizes {
@@ -271,8 +273,8 @@ export async function buildTarget(target: Target, opts: BuildOptions = {}): Prom
   const bin = join(out, 'rtcore.bin');
   await tool('arm-none-eabi-gcc', [
     ...CFLAGS, '-nostartfiles', '--specs=nano.specs', '-Wl,--gc-sections', '-Wl,--no-warn-rwx-segments',
-    '-T', join(board, 'linker.ld'), '-L', join(MCU, 'common'), `-Wl,-Map=${join(out, 'rtcore.map')}`,
-    ...objs, '-lm', '-o', elf,
+    '-T', opts.linkerScript ?? join(board, 'linker.ld'), '-L', join(MCU, 'common'), `-Wl,-Map=${join(out, 'rtcore.map')}`,
+    '-L', board, ...objs, '-lm', '-o', elf,
   ]);
   await tool('arm-none-eabi-objcopy', ['-O', 'binary', '--remove-section=.wasm_memory', '--remove-section=.stack', '--remove-section=.bss', elf, bin]);
 
@@ -296,4 +298,22 @@ export function describe(target: Target, r: { elf: string; bin: string; sizes: S
   const s = r.sizes;
   const regions = Object.entries(s.regions).map(([n, g]) => `${n} ${g.used} of ${g.bytes} bytes (${((100 * g.used) / g.bytes).toFixed(1)}%)`).join('; ');
   return `${target}: ${r.elf.replace(ROOT + '/', '')}  text ${s.text}  data ${s.data}  bss ${s.bss}  (${regions})`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { parse, jsonLine, UsageError, CommandError } = await import('./cli.ts');
+  const a = parse(argv, { target: { type: 'string' }, rig: { type: 'string' }, json: { type: 'boolean' } }, help);
+  if (!a) return 0;
+  const target = a.values.target as Target | undefined;
+  if (!target || !(target in TARGETS)) throw new UsageError(`--target: expected one of ${Object.keys(TARGETS).join(', ')}, got '${target ?? ''}'`);
+  let r;
+  try {
+    r = await buildTarget(target, { rig: a.values.rig });
+  } catch (e) {
+    if (e instanceof TargetBuildError) throw new CommandError(e.message);
+    throw e;
+  }
+  if (a.values.json) jsonLine({ target, elf: r.elf, bin: r.bin, sizes: { text: r.sizes.text, data: r.sizes.data, bss: r.sizes.bss, regions: r.sizes.regions } });
+  else console.log(describe(target, r));
+  return 0;
 }
