@@ -128,7 +128,6 @@ function dollarKey(o: Record<string, unknown>): string | null {
 }
 
 const bytes = (o: unknown) => Buffer.byteLength(JSON.stringify(o));
-const isoMs = (ms: number) => new Date(ms).toISOString();
 
 // ---------------------------------------------------------------- per-device state
 
@@ -506,4 +505,3 @@ export class IotHub {
   }
 }
 
-export { isoMs };
