@@ -93,4 +93,15 @@ void Z_rtcore_instantiate(Z_rtcore_instance_t*, struct Z_hal_instance_t*);
   assert.throws(() => generateGlue(header('').replace(/\/\* export: 'idle'[^\n]*\n[^\n]*\n/, ''), 'rtcore.h'), /does not export idle/);
 });
 
+b('mcu/README.md: the wasm3 signature table covers every HAL import with its wasm type', () => {
+  const md = readFileSync(join(ROOT, 'mcu/README.md'), 'utf8');
+  const rows = new Map([...md.matchAll(/^\| (\w+) \| [^|]+ \| `([a-z*]+)\(([a-z*]*)\)` \|$/gm)].map((m) => [m[1], { ret: m[2], params: m[3] }]));
+  assert.equal([...rows.keys()].sort(), Object.keys(HAL_IMPORTS).sort());
+  for (const [name, sig] of Object.entries(HAL_IMPORTS)) {
+    const r = rows.get(name)!;
+    assert.is(r.ret, sig.results.length ? 'i' : 'v', name);
+    assert.is(r.params.replace(/\*/g, 'i'), sig.params.map(() => 'i').join(''), name);
+  }
+});
+
 b.run();
