@@ -133,6 +133,16 @@ export class Board {
     return this;
   }
 
+  /** Restart the RT app (a scenario fault): its RAM — the batch being gathered and every frame not
+   *  yet acknowledged — is lost; the 1 MHz counter keeps running; rangers are powered off by the
+   *  reset (their supply pins go low) until init() powers them again. */
+  restartRt(): void {
+    this.gpt.cancelAll();
+    this.mailbox.reset();
+    for (const [id, gpio] of this.opts.rig.wiring) if (id.endsWith(':VCC')) this.gpio.write(gpio, 0);
+    this.core.restart();
+  }
+
   /** Run for `seconds` of simulated time from now. Throws when the firmware halts. */
   runFor(seconds: number): void {
     this.runUntil(this.machine.now + this.machine.cyclesOf(seconds));

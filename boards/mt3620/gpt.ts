@@ -42,6 +42,11 @@ export class Gpt {
     }));
   }
 
+  /** Every compare timer stopped (the RT app restarts); the counter keeps running. */
+  cancelAll(): void {
+    for (const id of [...this.timers.keys()]) this.cancel(id);
+  }
+
   cancel(id: number): void {
     this.m.cancel(this.timers.get(id));
     this.timers.delete(id);

@@ -138,6 +138,15 @@ export class M4Core {
     this.needIdle = true;
   }
 
+  /** The RT app restarts: a fresh instance of the same binary (RAM lost), no pending interrupt,
+   *  interrupts unmasked, then init() again. Peripherals are reset by the board. */
+  restart(): void {
+    this.pending.length = 0;
+    this.masked = false;
+    this.halted = null;
+    this.boot();
+  }
+
   /** Run until machine time reaches `end` cycles (or the firmware halts). */
   runUntil(end: number): void {
     const m = this.m;

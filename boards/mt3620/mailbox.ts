@@ -106,6 +106,9 @@ export class Mailbox {
   readonly port: HighLevelPort;
   /** Messages whose header did not name the expected peer: the OS would not deliver them. */
   misaddressed = 0;
+  /** Fault injection: corrupt this many of the next messages on their way to the HL side. */
+  private corruptions = 0;
+  corrupted = 0;
 
   constructor(
     spec: MailboxSpec,
@@ -134,6 +137,17 @@ export class Mailbox {
 
   private readonly latency: number;
   private drainPending = false;
+
+  /** The next n messages from the RT core arrive corrupted (a scenario fault). */
+  corruptNext(n: number): void {
+    this.corruptions += n;
+  }
+
+  /** The RT app restarts: the OS sets both rings up again; what was in them is gone. */
+  reset(): void {
+    this.outbound.bytes.fill(0);
+    this.inbound.bytes.fill(0);
+  }
 
   // ---- RT side (HAL) ----
   rtSend(msg: Uint8Array): number {
@@ -171,7 +185,13 @@ export class Mailbox {
         this.misaddressed++;
         continue;
       }
-      this.port.onReceive?.(m.slice(20));
+      const payload = m.slice(20);
+      if (this.corruptions > 0 && payload.length > 0) {
+        this.corruptions--;
+        this.corrupted++;
+        payload[payload.length >> 1] ^= 0x5a; // a flipped byte in the middle: the CRC must catch it
+      }
+      this.port.onReceive?.(payload);
     }
     if (took) this.raise(2);
   }

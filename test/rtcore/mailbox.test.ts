@@ -187,4 +187,27 @@ mb('an unknown command type gets "unknown command"; a truncated payload is dropp
   assert.is(frames.filter((f) => f.seq === 78).length, 0);
 });
 
+mb('corruption in transit: rejected by CRC, the frame comes again, nothing lost', () => {
+  const run = new RtRun({ world: { distanceCm: { '*': 100 } } }).boot();
+  run.runFor(1);
+  run.board.mailbox.corruptNext(2);
+  run.runFor(15);
+  assert.is(run.board.mailbox.corrupted, 2);
+  assert.is(run.client.stats.rejected, 2);
+  assert.equal(run.batches.map((b) => b.seq), [1, 2, 3], 'every frame once, in order');
+});
+
+mb('RT restart: the counter keeps running, sequence numbers start again, batches stay distinct', () => {
+  const run = new RtRun({ world: { distanceCm: { '*': 100 } } }).boot();
+  run.runFor(12.5); // 2 batches acknowledged, a third half gathered
+  run.board.restartRt();
+  run.runFor(10.3);
+  const seqs = run.batches.map((b) => b.seq);
+  assert.equal(seqs, [1, 2, 1, 2], 'seq restarts at 1 after the restart');
+  const t = run.batches.map((b) => Number(b.firstSampleUs) / 1e6);
+  assert.ok(t[2] > 12.5, `the new boot's first sample (${t[2]} s) is later on the running counter`);
+  assert.is(run.client.stats.duplicates, 0, 'not mistaken for retransmissions');
+  assert.is(run.batches[2].counters.readings, 100, 'the restarted core counts from zero');
+});
+
 mb.run();
