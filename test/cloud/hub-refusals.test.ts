@@ -3,7 +3,7 @@
 // Raw MQTT.js clients, because the official SDK cannot be made to send most of these.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { D2C_MAX_BYTES } from '../../sim/cloud/iot-hub.ts';
 import { closed, connect, deviceIdentity, dpsUsername, guard, hubUsername, nextEvent, nextMessage, startTestCloud, GROUP, type DeviceIdentity, type TestCloud } from './hub-fixture.ts';
 
@@ -137,6 +137,19 @@ s('username and client id problems: bad username (4), client id not the device I
   const refused = nextEvent(tc.cloud, 'refused', (e) => e.kind === 'dps');
   await refusedWith(connect(tc.cloud, a, { username: `0neBADBAD00/registrations/rover-a/api-version=2019-03-31`, clean: true }), 4);
   assert.match((await refused).reason, /unknown ID scope '0neBADBAD00'/);
+});
+
+s('a connection without a client certificate is refused (5): "no client certificate presented"', async () => {
+  const refused = nextEvent(tc.cloud, 'refused', (e) => e.deviceId === 'rover-a');
+  const p = mqtt.connectAsync(`mqtts://127.0.0.1:${tc.cloud.port}`, {
+    clientId: 'rover-a',
+    username: hubUsername(tc.cloud, 'rover-a'),
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    ca: tc.cloud.serverCaPem,
+  });
+  await refusedWith(p, 5);
+  assert.is((await refused).reason, 'no client certificate presented');
 });
 
 s('a device DPS never registered is refused (5) until it is provisioned', async () => {
