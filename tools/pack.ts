@@ -1,0 +1,284 @@
+// `rover pack`: the image package for a device — the RT core ELF (Cortex-M4F build of the shipped
+// rtcore.wasm), the hlcore bundle, and both app manifests generated from the board and rig data —
+// signed with ECDSA P-256. `rover pack --verify` checks a package. Format: mcu/PACKAGE.md.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CommandError, jsonLine, parse, UsageError } from './cli.ts';
+import { loadRig, HardwareError } from '../boards/hardware.ts';
+import { ROOT, buildTarget, TargetBuildError } from './build-target.ts';
+
+export const MAGIC = Buffer.from('ROVERPK1', 'latin1');
+export const FORMAT_VERSION = 1;
+export const DEFAULT_KEY = join(homedir(), '.config', 'rover', 'signing-key.pem');
+/** Placeholder tenant (DeviceAuthentication) until --tenant names the real one. */
+export const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+
+export const help = `rover pack [--rig FILE] [--out FILE] [--key FILE] [--tenant GUID] [--hub HOST] [--json]
+rover pack --verify PACKAGE [--key FILE | --pubkey FILE] [--json]
+
+Builds the device image package (format: mcu/PACKAGE.md):
+  rtcore/app.elf            the MT3620 RT core image (rover build --target mt3620, stripped)
+  rtcore/rtcore.wasm        the release firmware it was translated from
+  rtcore/app_manifest.json  RealTimeCapable; ComponentId from rtcore/app_manifest.json; Gpio from
+                            the rig's wiring; AllowedApplicationConnections = the HL app
+  hlcore/app_manifest.json  Default; AllowedConnections (DPS, --hub), DeviceAuthentication (--tenant),
+                            AllowedApplicationConnections = the RT app
+  hlcore/bundle.json        listing of the hlcore sources (placeholder: hlcore has no bundle yet)
+and signs it with ECDSA P-256 / SHA-256.
+
+  --rig FILE     rig file or name in boards/rigs (default rover-hcsr04)
+  --out FILE     package file (default build/rover.rpk)
+  --key FILE     signing key, PEM (default ~/.config/rover/signing-key.pem). Must live outside the
+                 repository. Created on first use (mode 0600) as a development key.
+  --tenant GUID  the Azure Sphere tenant for DeviceAuthentication (default ${NO_TENANT})
+  --hub HOST     IoT Hub host name to add to AllowedConnections
+  --verify PKG   check PKG: layout, every entry's SHA-256, and the signature against the trusted key
+                 (the public half of --key, or --pubkey FILE, a PEM public key)
+  --json         one JSON object with the result
+
+Exit code 0: package written / package valid; 1: verification failed; 2: bad argument.`;
+
+export interface Entry {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface PackageHeader {
+  format: 'rover-package';
+  version: number;
+  board: string;
+  rig: string;
+  signer: { alg: 'ECDSA-P256-SHA256'; keyId: string };
+  entries: Entry[];
+}
+
+export class PackageError extends Error {}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Key id: SHA-256 of the public key (SubjectPublicKeyInfo, DER), first 16 hex digits. */
+export function keyId(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return sha256(pub.export({ type: 'spki', format: 'der' })).slice(0, 16);
+}
+
+function checkP256(key: KeyObject, file: string): void {
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new UsageError(`${file}: not an ECDSA P-256 key`);
+  }
+}
+
+/** The signing key: read it, or create a development key (0600) when it does not exist. */
+export function loadOrCreateKey(file: string, log: (s: string) => void = () => {}): KeyObject {
+  const abs = resolve(file);
+  if (!relative(ROOT, abs).startsWith('..') && !relative(ROOT, abs).startsWith('/')) {
+    throw new UsageError(`--key ${file}: the signing key must live outside the repository`);
+  }
+  if (!existsSync(abs)) {
+    mkdirSync(dirname(abs), { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(abs, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    chmodSync(abs, 0o600);
+    log(`rover pack: created a development signing key at ${abs} (mode 0600, key id ${keyId(privateKey)}); keep it out of the repository and back it up`);
+    return privateKey;
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(readFileSync(abs));
+  } catch (e) {
+    throw new UsageError(`--key ${file}: not a PEM private key (${(e as Error).message})`);
+  }
+  checkP256(key, file);
+  return key;
+}
+
+/** The trusted public key for --verify. */
+export function loadPublicKey(file: string): KeyObject {
+  let text: Buffer;
+  try {
+    text = readFileSync(file);
+  } catch {
+    throw new UsageError(`cannot read key ${file}`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey(text); // accepts a private key PEM too (its public half)
+  } catch (e) {
+    throw new UsageError(`${file}: not a PEM key (${(e as Error).message})`);
+  }
+  checkP256(key, file);
+  return key;
+}
+
+/** Serialize and sign: MAGIC, u32 header length, header JSON, entry bytes, u32 signature length, signature. */
+export function writePackage(files: { path: string; data: Uint8Array }[], meta: { board: string; rig: string }, key: KeyObject): Buffer {
+  const header: PackageHeader = {
+    format: 'rover-package',
+    version: FORMAT_VERSION,
+    board: meta.board,
+    rig: meta.rig,
+    signer: { alg: 'ECDSA-P256-SHA256', keyId: keyId(key) },
+    entries: files.map((f) => ({ path: f.path, bytes: f.data.length, sha256: sha256(f.data) })),
+  };
+  const h = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(h.length);
+  const body = Buffer.concat([MAGIC, len, h, ...files.map((f) => Buffer.from(f.data))]);
+  const sig = sign('sha256', body, { key, dsaEncoding: 'der' });
+  const slen = Buffer.alloc(4);
+  slen.writeUInt32LE(sig.length);
+  return Buffer.concat([body, slen, sig]);
+}
+
+/** Parse and check a package against the trusted public key; returns the header and the files. */
+export function verifyPackage(pkg: Uint8Array, trusted: KeyObject): { header: PackageHeader; files: Map<string, Uint8Array> } {
+  const b = Buffer.from(pkg.buffer, pkg.byteOffset, pkg.byteLength);
+  if (b.length < 16 || !b.subarray(0, 8).equals(MAGIC)) throw new PackageError('not a rover package (bad magic)');
+  const hlen = b.readUInt32LE(8);
+  if (12 + hlen > b.length) throw new PackageError('truncated header');
+  let header: PackageHeader;
+  try {
+    header = JSON.parse(b.subarray(12, 12 + hlen).toString('utf8'));
+  } catch {
+    throw new PackageError('header is not valid JSON');
+  }
+  if (header?.format !== 'rover-package' || header.version !== FORMAT_VERSION || !Array.isArray(header.entries)) {
+    throw new PackageError(`unsupported package format ${JSON.stringify(header?.format)} v${header?.version}`);
+  }
+  let off = 12 + hlen;
+  const files = new Map<string, Uint8Array>();
+  for (const e of header.entries) {
+    if (typeof e.path !== 'string' || !Number.isSafeInteger(e.bytes) || e.bytes < 0 || off + e.bytes > b.length) throw new PackageError(`entry ${JSON.stringify(e?.path)}: bad size`);
+    const data = b.subarray(off, off + e.bytes);
+    if (sha256(data) !== e.sha256) throw new PackageError(`entry ${e.path}: SHA-256 mismatch (content altered)`);
+    files.set(e.path, new Uint8Array(data));
+    off += e.bytes;
+  }
+  if (off + 4 > b.length) throw new PackageError('signature missing');
+  const slen = b.readUInt32LE(off);
+  if (off + 4 + slen !== b.length) throw new PackageError('signature length does not match the file size');
+  const want = keyId(trusted);
+  if (header.signer?.keyId !== want) throw new PackageError(`signed by key ${header.signer?.keyId}, not by the trusted key ${want}: refused`);
+  if (!verify('sha256', b.subarray(0, off), { key: trusted, dsaEncoding: 'der' }, b.subarray(off + 4))) {
+    throw new PackageError('signature does not verify: the package was altered or signed by another key');
+  }
+  return { header, files };
+}
+
+/** App manifests from the repository's component ids and the rig (shared/reference/hardware.md, "App manifests"). */
+export function manifests(rigName: string | undefined, opts: { tenant?: string; hub?: string } = {}) {
+  const rt = JSON.parse(readFileSync(join(ROOT, 'rtcore', 'app_manifest.json'), 'utf8'));
+  const hl = JSON.parse(readFileSync(join(ROOT, 'hlcore', 'app_manifest.json'), 'utf8'));
+  const rig = loadRig(rigName);
+  const gpio = [...new Set(rig.wiring.values())].sort((a, b) => a - b);
+  const tenant = opts.tenant ?? NO_TENANT;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(tenant)) throw new UsageError(`--tenant: expected a GUID, got '${tenant}'`);
+  const allowed = [...(hl.Capabilities?.AllowedConnections ?? [])];
+  if (opts.hub && !allowed.includes(opts.hub)) allowed.push(opts.hub);
+  const rtManifest = {
+    SchemaVersion: 1,
+    Name: rt.Name,
+    ComponentId: rt.ComponentId,
+    EntryPoint: rt.EntryPoint ?? '/bin/app',
+    CmdArgs: rt.CmdArgs ?? [],
+    Capabilities: { Gpio: gpio, AllowedApplicationConnections: [hl.ComponentId] },
+    ApplicationType: 'RealTimeCapable',
+  };
+  const hlManifest = {
+    SchemaVersion: 1,
+    Name: hl.Name,
+    ComponentId: hl.ComponentId,
+    EntryPoint: hl.EntryPoint ?? '/bin/app',
+    CmdArgs: hl.CmdArgs ?? [],
+    Capabilities: { AllowedConnections: allowed, DeviceAuthentication: tenant, AllowedApplicationConnections: [rt.ComponentId] },
+    ApplicationType: 'Default',
+  };
+  return { rt: rtManifest, hl: hlManifest, rig };
+}
+
+/** Placeholder for the hlcore bundle: the files it would hold, with sizes and hashes. */
+function hlcoreListing(): Uint8Array {
+  const files: { path: string; bytes: number; sha256: string }[] = [];
+  const walk = (dir: string) => {
+    for (const f of readdirSync(dir).sort()) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else {
+        const data = readFileSync(p);
+        files.push({ path: relative(ROOT, p), bytes: data.length, sha256: sha256(data) });
+      }
+    }
+  };
+  walk(join(ROOT, 'hlcore'));
+  return Buffer.from(JSON.stringify({ placeholder: true, note: 'hlcore has no deployable bundle yet: this lists the sources it will be built from', files }, null, 1) + '\n');
+}
+
+export async function pack(opts: { rig?: string; key: KeyObject; tenant?: string; hub?: string; outDir?: string }): Promise<Buffer> {
+  const m = manifests(opts.rig, opts);
+  const built = await buildTarget('mt3620', { rig: opts.rig, outDir: opts.outDir });
+  const stripped = built.elf.replace(/\.elf$/, '.stripped.elf');
+  await promisify(execFile)('arm-none-eabi-strip', ['-o', stripped, built.elf]);
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o, null, 2) + '\n');
+  return writePackage([
+    { path: 'rtcore/app_manifest.json', data: enc(m.rt) },
+    { path: 'rtcore/app.elf', data: readFileSync(stripped) },
+    { path: 'rtcore/rtcore.wasm', data: readFileSync(join(ROOT, 'build', 'rtcore.wasm')) },
+    { path: 'hlcore/app_manifest.json', data: enc(m.hl) },
+    { path: 'hlcore/bundle.json', data: hlcoreListing() },
+  ], { board: m.rig.board.name, rig: relative(ROOT, m.rig.file) }, opts.key);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const a = parse(argv, {
+    rig: { type: 'string' }, out: { type: 'string' }, key: { type: 'string' }, pubkey: { type: 'string' },
+    tenant: { type: 'string' }, hub: { type: 'string' }, verify: { type: 'string' }, json: { type: 'boolean' },
+  }, help);
+  if (!a) return 0;
+  const v = a.values;
+  if (v.verify !== undefined) {
+    if (v.key && v.pubkey) throw new UsageError('--key and --pubkey exclude each other');
+    const trusted = v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY);
+    let pkg: Buffer;
+    try {
+      pkg = readFileSync(v.verify);
+    } catch {
+      throw new UsageError(`--verify: cannot read ${v.verify}`);
+    }
+    try {
+      const { header } = verifyPackage(pkg, trusted);
+      if (v.json) jsonLine({ valid: true, package: v.verify, keyId: header.signer.keyId, board: header.board, rig: header.rig, entries: header.entries });
+      else console.log(`${v.verify}: valid, signed by key ${header.signer.keyId}; ${header.entries.map((e) => `${e.path} (${e.bytes} B)`).join(', ')}`);
+      return 0;
+    } catch (e) {
+      if (!(e instanceof PackageError)) throw e;
+      if (v.json) jsonLine({ valid: false, package: v.verify, reason: e.message });
+      throw new CommandError(`${v.verify}: ${e.message}`);
+    }
+  }
+  if (v.pubkey) throw new UsageError('--pubkey is for --verify');
+  const key = loadOrCreateKey(v.key ?? DEFAULT_KEY, (s) => console.error(s));
+  const out = resolve(v.out ?? join(ROOT, 'build', 'rover.rpk'));
+  let pkg: Buffer;
+  try {
+    pkg = await pack({ rig: v.rig, key, tenant: v.tenant, hub: v.hub });
+  } catch (e) {
+    if (e instanceof HardwareError) throw new UsageError(e.message);
+    if (e instanceof TargetBuildError) throw new CommandError(e.message);
+    throw e;
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, pkg);
+  const { header } = verifyPackage(pkg, key.type === 'private' ? createPublicKey(key) : key);
+  if (v.json) jsonLine({ package: out, bytes: pkg.length, keyId: header.signer.keyId, entries: header.entries });
+  else {
+    console.log(`${out}: ${pkg.length} bytes, signed by key ${header.signer.keyId}`);
+    for (const e of header.entries) console.log(`  ${e.path.padEnd(26)} ${String(e.bytes).padStart(7)} B  sha256 ${e.sha256.slice(0, 16)}`);
+    if ((v.tenant ?? NO_TENANT) === NO_TENANT) console.error('rover pack: note: DeviceAuthentication is the placeholder tenant; pass --tenant GUID for a real device');
+  }
+  return 0;
+}
