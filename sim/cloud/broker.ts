@@ -187,14 +187,25 @@ export async function startBroker(opts: BrokerOptions): Promise<Broker> {
     authorizeSubscribe(client, sub, done) {
       const st = conns.get(client);
       if (!st?.session) return done(null, null);
-      const granted = st.session.onSubscribe(sub.topic, sub.qos);
+      let granted: 0 | 1 | null;
+      try {
+        granted = st.session.onSubscribe(sub.topic, sub.qos);
+      } catch {
+        granted = null; // a handler fault refuses this subscription only
+      }
       if (granted === null) return done(null, null);
       sub.qos = granted;
       done(null, sub);
     },
   });
 
-  aedes.on('clientReady', (client) => conns.get(client)?.session?.onReady?.());
+  aedes.on('clientReady', (client) => {
+    try {
+      conns.get(client)?.session?.onReady?.();
+    } catch (e) {
+      conns.get(client)?.link?.close(`internal error: ${(e as Error).message}`);
+    }
+  });
   aedes.on('unsubscribe', (filters, client) => {
     const s = conns.get(client)?.session;
     if (s?.onUnsubscribe) for (const f of filters) s.onUnsubscribe(f);

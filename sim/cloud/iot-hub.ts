@@ -343,13 +343,13 @@ export class IotHub {
     const rid = topicQuery(topic)['$rid'];
     if (rid === undefined) return `twin GET from ${id} without $rid`;
     // [P] "GET": reply on `$iothub/twin/res/200/?$rid={rid}` with desired and reported, each with $version.
-    this.send(id, `$iothub/twin/res/200/?$rid=${rid}`, JSON.stringify(this.twin(id)));
+    this.send(id, `$iothub/twin/res/200/?$rid=${encodeURIComponent(rid)}`, JSON.stringify(this.twin(id)));
     return null;
   }
 
   private twinError(id: string, rid: string, status: number, errorCode: number, message: string): null {
     // Reply bodies are always JSON ([P]: the Node SDK JSON-parses every non-empty reply body).
-    this.send(id, `$iothub/twin/res/${status}/?$rid=${rid}`, JSON.stringify({ errorCode, message }));
+    this.send(id, `$iothub/twin/res/${status}/?$rid=${encodeURIComponent(rid)}`, JSON.stringify({ errorCode, message }));
     this.o.events.emit('twin-error', { deviceId: id, status, message, at: this.now() });
     return null;
   }
@@ -375,7 +375,7 @@ export class IotHub {
     t.reportedVersion += 1;
     this.o.store.saveTwin(id, t);
     // [P] "Reported patch": `$iothub/twin/res/204/?$rid={rid}&$version={newVersion}`, empty body.
-    this.send(id, `$iothub/twin/res/204/?$rid=${rid}&$version=${t.reportedVersion}`, '');
+    this.send(id, `$iothub/twin/res/204/?$rid=${encodeURIComponent(rid)}&$version=${t.reportedVersion}`, '');
     this.o.events.emit('reported', { deviceId: id, patch, version: t.reportedVersion, at: this.now() });
     return null;
   }
