@@ -33,8 +33,11 @@ export interface BoardOptions {
   env: Environment;
   wasm: Uint8Array;
   seed?: number;
-  /** Record a VCD of the rig's trace pins. */
+  /** Record a VCD of the rig's trace pins (for the first `vcdSeconds`, default all of the run). */
   vcd?: boolean;
+  vcdSeconds?: number;
+  /** Keep every level change of the trace pins in pinLog (tests; default true). */
+  pinLog?: boolean;
   core?: CoreOptions;
 }
 
@@ -71,6 +74,7 @@ export class Board {
       (us, fn) => m.at(m.now + this.usToCycles(us), fn),
     );
     this.vcd = opts.vcd ? new VcdTrace(chip.coreClockHz) : null;
+    const vcdEnd = opts.vcdSeconds === undefined ? Infinity : opts.vcdSeconds * chip.coreClockHz;
 
     const gpioOf = (part: string, pin: string) => rig.wiring.get(`${part}:${pin}`);
     for (const p of rig.parts) {
@@ -97,11 +101,11 @@ export class Board {
     for (const name of rig.trace) {
       const gpio = rig.wiring.get(name)!;
       const set = this.vcd?.add(name.replace(':', '.'), this.gpio.read(gpio));
-      const log: [number, number][] = [];
-      this.pinLog.set(name, log);
+      const log: [number, number][] | null = opts.pinLog === false ? null : [];
+      if (log) this.pinLog.set(name, log);
       this.gpio.watch(gpio, (v) => {
-        log.push([m.now, v]);
-        set?.(v, m.now);
+        log?.push([m.now, v]);
+        if (m.now <= vcdEnd) set?.(v, m.now);
       });
     }
 
@@ -148,8 +152,8 @@ export class Board {
     this.runUntil(this.machine.now + this.machine.cyclesOf(seconds));
   }
 
-  runUntil(cycles: number): void {
-    this.core.runUntil(cycles);
+  runUntil(cycles: number, yieldIf?: () => boolean): void {
+    this.core.runUntil(cycles, yieldIf);
     if (this.core.halted) throw new Error(`firmware halted at ${this.core.halted}`);
   }
 

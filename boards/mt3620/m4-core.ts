@@ -147,20 +147,25 @@ export class M4Core {
     this.boot();
   }
 
-  /** Run until machine time reaches `end` cycles (or the firmware halts). */
-  runUntil(end: number): void {
+  /** Run until machine time reaches `end` cycles (or the firmware halts), or — checked after every
+   *  batch of due events and every firmware entry — until `yieldIf()` says the world outside the
+   *  board needs a turn (the orchestrator lets network traffic settle, then calls again). */
+  runUntil(end: number, yieldIf?: () => boolean): void {
     const m = this.m;
     while (this.halted === null) {
       m.runDue();
+      if (yieldIf?.()) break;
       if (this.pending.length && !this.masked) {
         this.dispatch(this.pending.shift()!);
         this.needIdle = true;
+        if (yieldIf?.()) break;
         continue;
       }
       if (this.needIdle) {
         this.needIdle = false;
         this.stats.idleCalls++;
         this.call('idle', []);
+        if (yieldIf?.()) break;
         continue;
       }
       if (this.masked) {
