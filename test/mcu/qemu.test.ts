@@ -7,7 +7,7 @@
 // valid BATCH frames on its own clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTarget } from '../../tools/build-target.ts';
@@ -57,6 +57,9 @@ q('replay: HAL trace of a simulated run -> identical frames and memory on the mp
   const seen = new Map(chipBatches.map((b) => [b.seq, b]));
   assert.equal(rec.run.batches.map((b) => seen.get(b.seq)), rec.run.batches);
 
+  // The banner the firmware wrote to its UART, as in the simulator.
+  assert.equal(frames(r.out, 'U').map((u) => Buffer.from(u).toString('latin1')), rec.run.board.uart.map((l) => l.text + '\n'));
+
   const [m] = frames(r.out, 'M');
   const v = new DataView(m.buffer, m.byteOffset);
   assert.is(v.getUint32(4), rec.halCalls, 'every recorded HAL call was made');
@@ -79,6 +82,24 @@ q('normal image: boots, schedules on the CMSDK timers and sends BATCH frames', a
   assert.is(b.counters.noEcho, b.counters.readings);
   // Poll 0 of ranger 0 is scheduled one poll period after boot (rtcore/main.ts init).
   assert.ok(b.firstSampleUs >= 100_000n && b.firstSampleUs < 200_000n, `firstSampleUs ${b.firstSampleUs}`);
+});
+
+q('a wasm trap on the MCU (out-of-bounds load) is reported on the UART and halts the core', async () => {
+  if (missing) throw new Error(`${missing} not installed (CI installs it: .ci/run)`);
+  const wabt = await (await import('wabt')).default();
+  const wasm = wabt.parseWat('oob.wat', `(module (import "hal" "uart_write" (func $w (param i32 i32)))
+    (memory (export "memory") 1 1) (data (i32.const 16) "before\\n")
+    (func (export "init") (call $w (i32.const 16) (i32.const 7)) (drop (i32.load (i32.const 65534))))
+    (func (export "idle")) (func (export "isr_gpio") (param i32 i32 i32))
+    (func (export "isr_timer") (param i32)) (func (export "isr_mailbox") (param i32)))`).toBinary({}).buffer;
+  const d = tmp();
+  const file = join(d, 'oob.wasm');
+  writeFileSync(file, wasm);
+  const { elf } = await buildTarget('qemu-mps2-an386', { outDir: d, wasm: file });
+  const r = await runQemu(elf, 30_000);
+  assert.not.ok(r.timedOut);
+  assert.is(r.out.replace(/\r/g, ''), 'before\n\nTRAP out of bounds\n');
+  assert.is(r.code, 1, 'halted with a failure status');
 });
 
 q.run();
