@@ -370,6 +370,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
   // Readings delivered so far (live view): samples in distinct telemetry messages.
   let storedCount = 0;
   let storedReadings = 0;
+  const storedIdsLive = new Set<string>();
   const seenMids = new Set<string>();
   const storedSoFar = () => storedReadings;
   cloud.events.on('telemetry', (row: { deviceId: string; messageId: string | null; body: Buffer }) => {
@@ -377,8 +378,12 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     if (row.deviceId !== DEVICE_ID || seenMids.has(row.messageId ?? '')) return;
     seenMids.add(row.messageId ?? '');
     try {
-      const n = JSON.parse(row.body.toString('utf8'))?.samples?.length;
-      if (typeof n === 'number') storedReadings += n;
+      const body = JSON.parse(row.body.toString('utf8'));
+      const ss = body?.samples;
+      if (Array.isArray(ss) && ss.length) {
+        storedReadings += ss.length;
+        storedIdsLive.add(`${ss[0].us}-${body.batchSeq}`);
+      }
     } catch {
       /* not a batch */
     }
@@ -388,8 +393,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     await runUntil(durationS);
     // Drain: the batches closed before the end must reach the hub (the RT keeps polling meanwhile).
     const due = new Set([...produced].filter(([, p]) => p.closedAt <= durationS).map(([id]) => id));
-    const storedIds = () => stored().ids;
-    await runUntil(durationS + DRAIN_LIMIT_S, () => [...due].every((id) => storedIds().has(id)));
+    await runUntil(durationS + DRAIN_LIMIT_S, () => [...due].every((id) => storedIdsLive.has(id)));
     await observe();
     live?.stop();
 
