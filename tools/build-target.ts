@@ -29,7 +29,7 @@ export interface Region {
 export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: Region[]; summary: string }> = {
   mt3620: {
     dir: 'mt3620',
-    sources: ['hal.c'],
+    sources: ['hal.c', 'ring.c'],
     regions: [
       { name: 'TCM', origin: 0x00100000, bytes: 192 * 1024 },
       { name: 'SYSRAM', origin: 0x22000000, bytes: 64 * 1024 },
@@ -230,6 +230,25 @@ function sections(out: string): Record<string, { addr: number; size: number }> {
     if (m && !/^\.(debug|comment|ARM\.attributes|stab)/.test(m[1])) r[m[1]] = { size: Number(m[2]), addr: Number(m[3]) };
   }
   return r;
+}
+
+/** Compile and link C sources with a board's startup, linker script and flags (test programs:
+ *  test/mcu/ring.test.ts runs mcu/mt3620/ring.c on the mps2 board). */
+export async function buildProgram(target: Target, sources: string[], outDir: string): Promise<string> {
+  const t = TARGETS[target];
+  const board = join(MCU, t.dir);
+  mkdirSync(outDir, { recursive: true });
+  const inc = ['-I', outDir, '-I', join(MCU, 'runtime'), '-I', board, '-I', join(MCU, 'mt3620')];
+  const all = [join(MCU, 'common', 'startup.c'), join(MCU, 'common', 'util.c'), ...sources];
+  const objs = await Promise.all(all.map(async (src, i) => {
+    const obj = join(outDir, `p${i}-${src.split('/').pop()!.replace(/\.c$/, '.o')}`);
+    await tool('arm-none-eabi-gcc', [...CFLAGS, ...inc, '-c', src, '-o', obj]);
+    return obj;
+  }));
+  const elf = join(outDir, 'program.elf');
+  await tool('arm-none-eabi-gcc', [...CFLAGS, '-nostartfiles', '--specs=nano.specs', '-Wl,--gc-sections', '-Wl,--no-warn-rwx-segments',
+    '-T', join(board, 'linker.ld'), '-L', join(MCU, 'common'), '-L', board, ...objs, '-lm', '-o', elf]);
+  return elf;
 }
 
 export async function buildTarget(target: Target, opts: BuildOptions = {}): Promise<{ elf: string; bin: string; sizes: Sizes }> {

@@ -10,6 +10,7 @@
  *   IRQ 11     mailbox (hardware.md)      -> isr_mailbox(bits)
  *   IRQ 20+n   EINT n = GPIO n, n < 24    -> isr_gpio(n, level, GPT3 count at entry) */
 #include "mcu.h"
+#include "ring.h"
 
 #define REG(a) (*(volatile uint32_t *)(a))
 
@@ -40,10 +41,7 @@
 #define CMD_END_OF_SETUP 0xba5e0003u
 #define IRQ_MBOX 11u
 
-/* ---- Shared-memory rings (hardware.md; same model as boards/mt3620/mailbox.ts) ---- */
-#define RING_HDR 64u   /* writePosition, readPosition, 14 reserved words */
-#define RING_ALIGN 16u /* blocks = 4-byte length + data, padded to 16 */
-#define RING_SPARE 16u /* a write leaves 16 bytes: write never catches read */
+/* ---- Shared-memory rings: ring.c (hardware.md; same model as boards/mt3620/mailbox.ts) ---- */
 
 /* ---- GPIO group blocks (MT3620 M4 register map) ---- */
 #define GPIO_DIN 0x04u
@@ -163,16 +161,12 @@ void hal_sensor_power(uint32_t r, uint32_t on) {
 }
 
 /* ================= intercore mailbox and rings ================= */
-typedef struct { volatile uint32_t write, read, reserved[14]; } ring_hdr;
-static ring_hdr *out_hdr, *in_hdr;  /* RT -> HL, HL -> RT */
-static uint32_t out_size, in_size;  /* data area bytes, a power of two */
-
-static uint8_t *ring_data(ring_hdr *h) { return (uint8_t *)h + RING_HDR; }
+static ring_t out_ring, in_ring; /* RT -> HL, HL -> RT */
 
 /* Descriptor: low 5 bits log2(size), header address = value & ~0x1F (hardware.md). */
-static ring_hdr *ring_of(uint32_t desc, uint32_t *size) {
-  *size = 1u << (desc & 0x1Fu);
-  return (ring_hdr *)(uintptr_t)(desc & ~0x1Fu);
+static void ring_of(ring_t *r, uint32_t desc) {
+  r->size = 1u << (desc & 0x1Fu);
+  r->hdr = (ring_hdr *)(uintptr_t)(desc & ~0x1Fu);
 }
 
 static void mailbox_setup(void) {
@@ -181,8 +175,8 @@ static void mailbox_setup(void) {
     while (REG(MBOX + MBOX_FIFO_CNT) == 0) {}
     uint32_t data = REG(MBOX + MBOX_DATA); /* DATA before CMD: reading CMD pops the entry */
     uint32_t cmd = REG(MBOX + MBOX_CMD);
-    if (cmd == CMD_OUTBOUND) { out_hdr = ring_of(data, &out_size); got |= 1u; }
-    else if (cmd == CMD_INBOUND) { in_hdr = ring_of(data, &in_size); got |= 2u; }
+    if (cmd == CMD_OUTBOUND) { ring_of(&out_ring, data); got |= 1u; }
+    else if (cmd == CMD_INBOUND) { ring_of(&in_ring, data); got |= 2u; }
     else if (cmd == CMD_END_OF_SETUP) got |= 4u;
   }
   REG(MBOX + MBOX_RX_INT_EN) = 3u;
@@ -191,46 +185,9 @@ static void mailbox_setup(void) {
   REG(NVIC_ISER(IRQ_MBOX)) = 1u << (IRQ_MBOX & 31u);
 }
 
-static uint32_t block_bytes(uint32_t n) { return (4u + n + RING_ALIGN - 1u) & ~(RING_ALIGN - 1u); }
+uint32_t hal_mbox_send(uint32_t ptr, uint32_t len) { return ring_write(&out_ring, fw_span(ptr, len), len); }
 
-static uint32_t copy_in(uint8_t *d, uint32_t size, uint32_t pos, const uint8_t *src, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) { d[pos] = src[i]; pos = (pos + 1u) & (size - 1u); }
-  return pos;
-}
-static uint32_t copy_out(const uint8_t *d, uint32_t size, uint32_t pos, uint8_t *dst, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) { dst[i] = d[pos]; pos = (pos + 1u) & (size - 1u); }
-  return pos;
-}
-
-uint32_t hal_mbox_send(uint32_t ptr, uint32_t len) {
-  const uint8_t *msg = fw_span(ptr, len);
-  uint32_t need = block_bytes(len);
-  if (need + RING_SPARE > out_size) return MBOX_TOO_BIG;
-  uint32_t w = out_hdr->write, r = out_hdr->read;
-  uint32_t used = (w - r) & (out_size - 1u);
-  if (out_size - used < need + RING_SPARE) return MBOX_FULL;
-  uint8_t *d = ring_data(out_hdr);
-  uint8_t lenb[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
-  copy_in(d, out_size, copy_in(d, out_size, w, lenb, 4), msg, len);
-  __asm volatile("dmb" ::: "memory"); /* data visible before the position that publishes it */
-  out_hdr->write = (w + need) & (out_size - 1u);
-  return MBOX_OK;
-}
-
-uint32_t hal_mbox_recv(uint32_t ptr, uint32_t max) {
-  uint8_t *dst = fw_span(ptr, max);
-  uint32_t r = in_hdr->read, w = in_hdr->write;
-  if (r == w) return 0;
-  __asm volatile("dmb" ::: "memory");
-  const uint8_t *d = ring_data(in_hdr);
-  uint8_t lenb[4];
-  uint32_t p = copy_out(d, in_size, r, lenb, 4);
-  uint32_t len = lenb[0] | lenb[1] << 8 | lenb[2] << 16 | (uint32_t)lenb[3] << 24;
-  if (len <= max) copy_out(d, in_size, p, dst, len);
-  __asm volatile("dmb" ::: "memory");
-  in_hdr->read = (r + block_bytes(len)) & (in_size - 1u);
-  return len <= max ? len : MBOX_TOO_BIG;
-}
+uint32_t hal_mbox_recv(uint32_t ptr, uint32_t max) { return ring_read(&in_ring, fw_span(ptr, max), max); }
 
 void hal_mbox_doorbell(uint32_t bits) {
   __asm volatile("dsb" ::: "memory"); /* ring writes complete before the HL core is told */
