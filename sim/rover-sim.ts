@@ -146,6 +146,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
   const net = new SimulatedNetwork(new TlsNetworkLink());
   radio.onLink = (up) => net.setUp(up);
   const link = new TrafficWatch(net, touched);
+  if (process.env.ROVER_SIM_DEBUG) link.trace = (line) => process.stderr.write(`[${formatDuration(at())}] ${line}\n`);
   const secureStore = new MemorySecureStore();
   const storagePath = join(stateDir, 'device', 'outbox.sqlite');
   mkdirSync(join(stateDir, 'device'), { recursive: true });
@@ -320,28 +321,29 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     }
   };
 
-  // Quiescent: nothing moved on the network for three event-loop turns, and — when the device says
-  // it is busy, which includes waiting for a simulated-time timer (a DPS retry-after, a backoff) —
-  // for 2 ms of wall time besides, long enough for a thread-pool crypto job to come back.
+  // Quiescent: no answer outstanding on the device's connections (TrafficWatch), no certificate
+  // request in flight (CSR signing, the Security Service), no operator action pending, and nothing
+  // moved for three event-loop turns. Waiting for a simulated-time timer (a DPS retry-after, a
+  // backoff) is not activity: time moves on to it.
   const settle = async () => {
     const t0 = performance.now();
     let quiet = 0;
     let last = '';
-    let since = t0;
     for (;;) {
       await new Promise<void>((r) => setImmediate(r));
       if (pendingActions.length) await Promise.all(pendingActions.splice(0));
-      const sig = `${link.bytes()}|${device.busy}|${storedCount}|${link.outstanding()}`;
-      const now = performance.now();
-      if (sig === last && link.outstanding() === 0) {
-        if (++quiet >= 3 && (!device.busy || now - since >= 2)) break;
+      const busy = link.outstanding() > 0 || device.identity.busy;
+      const sig = `${link.bytes()}|${storedCount}|${busy}`;
+      if (!busy && sig === last) {
+        if (++quiet >= 3) break;
       } else {
         quiet = 0;
         last = sig;
-        since = now;
       }
       // A guard, not a timing assumption: traffic on loopback settles in milliseconds.
-      if (now - t0 > 30_000) throw new Error(`${formatDuration(at())}: network traffic did not settle within 30 s of wall time (waiting for ${link.describe()})`);
+      if (performance.now() - t0 > 30_000) {
+        throw new Error(`${formatDuration(at())}: network traffic did not settle within 30 s of wall time (waiting for ${link.describe()}${device.identity.busy ? ', a certificate' : ''})`);
+      }
     }
     settleWall += performance.now() - t0;
   };

@@ -25,6 +25,8 @@ export class TrafficWatch implements NetworkLink {
   /** Inbound publishes expected from the service side (operator actions), by topic prefix. */
   private readonly expected = new Map<string, number>();
   refused = 0;
+  /** Every MQTT packet in both directions (debugging). */
+  trace: ((line: string) => void) | null = null;
 
   constructor(private readonly inner: NetworkLink, private readonly touched: () => void) {}
 
@@ -98,6 +100,7 @@ export class TrafficWatch implements NetworkLink {
 
     const out = mqttPacket.parser({ protocolVersion: 4 });
     out.on('packet', (p: any) => {
+      this.trace?.(`-> ${p.cmd} ${p.topic ?? ''} ${p.messageId ?? ''}`);
       if (p.cmd === 'connect') add('CONNACK', 1);
       else if (p.cmd === 'subscribe') add(`SUBACK ${p.messageId}`, 1);
       else if (p.cmd === 'pingreq') add('PINGRESP', 1);
@@ -109,6 +112,7 @@ export class TrafficWatch implements NetworkLink {
     });
     const inn = mqttPacket.parser({ protocolVersion: 4 });
     inn.on('packet', (p: any) => {
+      this.trace?.(`<- ${p.cmd} ${p.topic ?? ''} ${p.messageId ?? ''}${p.returnCode ? ' rc ' + p.returnCode : ''}`);
       if (p.cmd === 'connack') add('CONNACK', -1);
       else if (p.cmd === 'suback') add(`SUBACK ${p.messageId}`, -1);
       else if (p.cmd === 'pingresp') add('PINGRESP', -1);
