@@ -13,8 +13,8 @@ s('the built-in scenarios load', () => {
     assert.ok(sc.expect.length > 0, `${n} has expectations`);
   }
   const r = loadScenario('ca-rollover');
-  assert.is(r.durationS, 36 * 3600);
-  assert.is(r.events[0].at, 30 * 3600);
+  assert.is(r.durationS, 40 * 3600);
+  assert.is(r.events[0].at, 38 * 3600);
   assert.is(r.tenant.registered, 'active');
 });
 
