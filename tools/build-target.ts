@@ -238,7 +238,7 @@ export async function buildProgram(target: Target, sources: string[], outDir: st
   const t = TARGETS[target];
   const board = join(MCU, t.dir);
   mkdirSync(outDir, { recursive: true });
-  const inc = ['-I', outDir, '-I', join(MCU, 'runtime'), '-I', board, '-I', join(MCU, 'mt3620')];
+  const inc = ['-I', outDir, '-I', join(MCU, 'runtime'), '-I', board, '-I', join(MCU, 'mt3620'), '-I', join(MCU, 'bootloader')];
   const all = [join(MCU, 'common', 'startup.c'), join(MCU, 'common', 'util.c'), ...sources];
   const objs = await Promise.all(all.map(async (src, i) => {
     const obj = join(outDir, `p${i}-${src.split('/').pop()!.replace(/\.c$/, '.o')}`);

@@ -3,7 +3,7 @@
 // side, simulated: boards/flash/device.ts). Targets:
 //   sim://                         an in-process simulated device (fresh flash, trusts your key)
 //   serial:///dev/ttyX[?baud=N]    a device on a serial port or pseudo-terminal
-//   qemu://mps2-an386              not yet: the mps2 image has no bootloader (mcu/FLASHING.md)
+//   qemu://mps2-an386              the C bootloader (mcu/bootloader) in QEMU, UART0 on a pseudo-terminal
 import { openSync, writeSync, existsSync, readFileSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -23,9 +23,10 @@ boot is rejected and the previous one keeps running).
 
   --target URL     sim:// (simulated device in this process; it trusts --key/--pubkey, default your
                    signing key), serial:///dev/ttyUSB0?baud=115200 (default baud: leave the port's),
-                   qemu://mps2-an386 (not available yet)
-  --key FILE       sim:// trusts the public half of this key (default ~/.config/rover/signing-key.pem)
-  --pubkey FILE    sim:// trusts this PEM public key
+                   qemu://mps2-an386 (the C bootloader of mcu/bootloader on QEMU; it trusts
+                   --key/--pubkey like sim://; slots in RAM, gone when QEMU exits)
+  --key FILE       sim:// and qemu:// trust the public half of this key (default ~/.config/rover/signing-key.pem)
+  --pubkey FILE    sim:// and qemu:// trust this PEM public key
   --no-boot        write and verify only; do not boot the new image
   --timeout MS     answer timeout per request before resending (default 2000)
   --json           one JSON object with the result
@@ -113,6 +114,68 @@ export function serveDevice(flash: FlashState, link: Link, opts: BootloaderOptio
   const dev = new Bootloader(flash, (b) => link.write(b), opts);
   link.onData((b) => dev.receive(b));
   return dev;
+}
+
+// ---------------- the C bootloader under QEMU ----------------
+export interface QemuDevice {
+  link: Link;
+  /** Reconnect to the device's UART (the link was lost; the device keeps its RAM). */
+  reconnect(): Link;
+  stop(): void;
+}
+
+/** Build the C bootloader (mcu/bootloader, mcu/qemu-mps2-an386/bootloader-main.c) trusting `trusted`,
+ *  boot it in QEMU with UART0 on a pseudo-terminal, and connect to it. */
+export async function startQemuDevice(trusted: KeyObject): Promise<QemuDevice> {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { buildProgram, ROOT } = await import('./build-target.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'rover-qemu-boot-'));
+  const spki = trusted.export({ type: 'spki', format: 'der' });
+  const xy = spki.subarray(spki.length - 64);
+  writeFileSync(join(dir, 'key.c'), `#include <stdint.h>\nconst uint8_t boot_trusted_key[64] = {${[...xy].join(',')}};\n`);
+  const m = (f: string) => join(ROOT, 'mcu', f);
+  const elf = await buildProgram('qemu-mps2-an386', [m('bootloader/boot.c'), m('bootloader/sha256.c'), m('bootloader/p256.c'),
+    m('qemu-mps2-an386/common.c'), m('qemu-mps2-an386/bootloader-main.c'), join(dir, 'key.c')], dir);
+  const q = spawn('qemu-system-arm', ['-M', 'mps2-an386', '-display', 'none', '-monitor', 'none', '-serial', 'pty',
+    '-semihosting-config', 'enable=on,target=native', '-kernel', elf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const pts = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    const t = setTimeout(() => reject(new Error(`QEMU did not open its serial pty: ${err.trim()}`)), 10_000);
+    const look = (d: Buffer) => {
+      err += d;
+      const mm = /redirected to (\/dev\/pts\/\d+)/.exec(err);
+      if (mm) {
+        clearTimeout(t);
+        resolve(mm[1]);
+      }
+    };
+    q.stderr!.on('data', look);
+    q.stdout!.on('data', look);
+    q.on('error', (e) => reject(new Error(`qemu-system-arm: ${e.message} (Debian package qemu-system-arm)`)));
+    q.on('exit', (c) => reject(new Error(`QEMU exited (${c}): ${err.trim()}`)));
+  }).catch((e) => {
+    q.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new CommandError(e.message);
+  });
+  let link = openTty(pts);
+  return {
+    get link() {
+      return link;
+    },
+    reconnect() {
+      link.close();
+      link = openTty(pts);
+      return link;
+    },
+    stop() {
+      link.close();
+      q.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------- host ----------------
@@ -263,8 +326,12 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`cannot read ${a.positionals[0]}`);
   }
   let link: Link;
+  let qemu: QemuDevice | null = null;
   if (target.kind === 'qemu') {
-    throw new CommandError(`qemu://${target.machine}: not available yet: the mps2-an386 image has no bootloader (mcu/FLASHING.md)`);
+    if (target.machine !== 'mps2-an386') throw new UsageError(`--target qemu://${target.machine}: only qemu://mps2-an386 exists`);
+    const { loadPublicKey, DEFAULT_KEY } = await import('./pack.ts');
+    qemu = await startQemuDevice(v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY));
+    link = qemu.link;
   } else if (target.kind === 'serial') {
     link = openTty(target.path, target.baud);
   } else {
@@ -295,6 +362,7 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   } finally {
     link.close();
+    qemu?.stop();
   }
 }
 
@@ -336,6 +404,19 @@ export async function benchmark(): Promise<Record<string, number | string>> {
     out['flash serial:// over a pty'] = `not measured: ${(e as Error).message}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  // The C bootloader under QEMU (its UART model, not the protocol, sets the pace).
+  try {
+    const dev = await startQemuDevice(createPublicKey(key));
+    try {
+      const small = writePackage([{ path: 'blob', data: data.subarray(0, 32 * 1024) }], { board: 'bench', rig: 'bench' }, key);
+      const q = await flashPackage(small, dev.link, { boot: false, timeoutMs: 5000 });
+      out['flash qemu://mps2-an386 KiB/s (C bootloader, incl. SHA-256 + P-256 check)'] = (small.length / 1024 / q.seconds).toFixed(1);
+    } finally {
+      dev.stop();
+    }
+  } catch (e) {
+    out['flash qemu://mps2-an386'] = `not measured: ${(e as Error).message}`;
   }
   return out;
 }

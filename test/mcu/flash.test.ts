@@ -177,10 +177,16 @@ f('serial:// over a pseudo-terminal pair (socat), and the command line', async (
   const out: string[] = [];
   console.log = (s: string) => out.push(s);
   try {
-    await main([pkgFile, '--target', 'qemu://mps2-an386']).then(() => assert.unreachable(), (e) => assert.instance(e, CommandError));
+    await main([pkgFile, '--target', 'qemu://vexpress-a9']).then(() => assert.unreachable(), (e) => assert.instance(e, UsageError));
     await main([pkgFile, '--target', 'ftp://x']).then(() => assert.unreachable(), (e) => assert.instance(e, UsageError));
     assert.is(await main([pkgFile, '--target', 'sim://', '--pubkey', pubFile]), 0);
     assert.match(out.join('\n'), /to slot A, \d+ chunks, 0 resent.*\nbooted slot A \(new image confirmed\)\nslots: A confirmed, B empty/);
+    // A package signed by another key: the command fails with the device's one-line reason.
+    writeFileSync(pkgFile, writePackage([{ path: 'x', data: new Uint8Array(10) }], { board: 'b', rig: 'r' }, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey));
+    await main([pkgFile, '--target', 'sim://', '--pubkey', pubFile]).then(() => assert.unreachable(), (e) => {
+      assert.instance(e, CommandError);
+      assert.match(e.message, /^END: device refused: not bootable: signed by key/);
+    });
   } finally {
     console.log = log;
     rmSync(pkgFile);
