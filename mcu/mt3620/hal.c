@@ -1,12 +1,13 @@
 /* The HAL on the MT3620 real-time core (Cortex-M4F at 197.6 MHz): every import of rtcore/hal.ts.
  *
  * Sources for the registers: shared/reference/hardware.md (GPT block, mailbox, ring buffers, TCM,
- * SYSRAM), and the public MT3620 M4 register headers and Azure Sphere bare-metal samples
- * (GPIO group blocks, EINT, debug UART). Lines marked CHECK-ON-HARDWARE are not in hardware.md and
- * have not been verified on a device yet (we have none in CI); see mcu/README.md.
+ * SYSRAM), and the public MT3620 M4 register headers, drivers and Azure Sphere bare-metal samples
+ * (GPT control bits and IRQ numbers, GPIO group blocks, EINT, debug UART). Lines marked
+ * CHECK-ON-HARDWARE are in neither and have not been verified on a device yet (we have none in CI);
+ * see mcu/README.md.
  *
  * Interrupts (one NVIC priority for all, so handlers never nest, as in the simulator):
- *   IRQ 1      GPT0 (CHECK-ON-HARDWARE)   -> isr_timer(0)
+ *   IRQ 1      GPT0 (GPT0/GPT1 share it)  -> isr_timer(0)
  *   IRQ 11     mailbox (hardware.md)      -> isr_mailbox(bits)
  *   IRQ 20+n   EINT n = GPIO n, n < 24    -> isr_gpio(n, level, GPT3 count at entry) */
 #include "mcu.h"
@@ -18,15 +19,15 @@
 #define GPT 0x21030000u
 #define GPT_ISR 0x00u       /* bit 0: GPT0 expired (write 1 to clear) */
 #define GPT_IER 0x04u       /* bit 0: GPT0 interrupt enable */
-#define GPT0_CTRL 0x10u     /* bit 0 enable, bit 1 repeat, bit 2 speed (1 = 32 kHz), bit 3 restart */
-#define GPT0_ICNT 0x14u     /* ticks until expiry */
+#define GPT0_CTRL 0x10u     /* bit 0 enable, bit 1 repeat, bit 2 speed (1 = 32768 Hz, 0 = ~1 kHz), bit 3 restart */
+#define GPT0_ICNT 0x14u     /* initial count: GPT0 counts down from it and expires at 0 */
 #define GPT3_CTRL 0x50u     /* bit 0 enable; bits 16..21 osc_cnt_1us */
 #define GPT3_INIT 0x54u
 #define GPT3_CNT 0x58u
 #define GPT3_EXPIRE 0x5Cu
 #define OSC_CNT_1US 0x19u   /* 26 MHz / (0x19 + 1) = 1 MHz (hardware.md) */
 #define GPT0_HZ 32768u
-#define IRQ_GPT0 1u         /* CHECK-ON-HARDWARE */
+#define IRQ_GPT0 1u         /* NVIC IRQ of GPT0 and GPT1 (GPT3: IRQ 2), as the MT3620 M4 drivers use them */
 
 /* ---- Mailbox (hardware.md, "Intercore communication") ---- */
 #define MBOX 0x21050000u
