@@ -59,6 +59,11 @@ export class DeviceIdentity {
     if (!/^[a-z0-9-]{1,128}$/i.test(o.deviceId)) throw new Error(`device ID must be 1-128 of a-z 0-9 -, got '${o.deviceId.slice(0, 80)}'`);
   }
 
+  /** True while a certificate request is in flight. */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
+
   get deviceId(): string {
     return this.o.deviceId;
   }

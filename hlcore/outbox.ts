@@ -103,6 +103,11 @@ export class Outbox {
     return this.storage.counters();
   }
 
+  /** True while a drain runs (entries in flight). */
+  get busy(): boolean {
+    return this.draining !== null;
+  }
+
   /**
    * Sends every entry in order, at most `window` unacknowledged at a time; an entry is removed when
    * `send` resolves (the PUBACK). Stops at the first failure (rejects with it; the failed entry and
