@@ -23,8 +23,8 @@ boot is rejected and the previous one keeps running).
 
   --target URL     sim:// (simulated device in this process; it trusts --key/--pubkey, default your
                    signing key), serial:///dev/ttyUSB0?baud=115200 (default baud: leave the port's),
-                   qemu://mps2-an386 (the C bootloader of mcu/bootloader on QEMU; it trusts
-                   --key/--pubkey like sim://; slots in RAM, gone when QEMU exits)
+                   qemu://mps2-an386[?flash=FILE] (the C bootloader of mcu/bootloader on QEMU; it
+                   trusts --key/--pubkey like sim://; its flash is FILE, kept between runs, else RAM)
   --key FILE       sim:// and qemu:// trust the public half of this key (default ~/.config/rover/signing-key.pem)
   --pubkey FILE    sim:// and qemu:// trust this PEM public key
   --no-boot        write and verify only; do not boot the new image
@@ -125,8 +125,9 @@ export interface QemuDevice {
 }
 
 /** Build the C bootloader (mcu/bootloader, mcu/qemu-mps2-an386/bootloader-main.c) trusting `trusted`,
- *  boot it in QEMU with UART0 on a pseudo-terminal, and connect to it. */
-export async function startQemuDevice(trusted: KeyObject): Promise<QemuDevice> {
+ *  boot it in QEMU with UART0 on a pseudo-terminal, and connect to it. `flashFile`: the device's
+ *  non-volatile storage (a host file written through semihosting; default none: RAM only). */
+export async function startQemuDevice(trusted: KeyObject, opts: { flashFile?: string } = {}): Promise<QemuDevice> {
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -134,7 +135,9 @@ export async function startQemuDevice(trusted: KeyObject): Promise<QemuDevice> {
   const dir = mkdtempSync(join(tmpdir(), 'rover-qemu-boot-'));
   const spki = trusted.export({ type: 'spki', format: 'der' });
   const xy = spki.subarray(spki.length - 64);
-  writeFileSync(join(dir, 'key.c'), `#include <stdint.h>\nconst uint8_t boot_trusted_key[64] = {${[...xy].join(',')}};\n`);
+  const { resolve } = await import('node:path');
+  const nvFile = opts.flashFile ? resolve(opts.flashFile) : '';
+  writeFileSync(join(dir, 'key.c'), `#include <stdint.h>\nconst uint8_t boot_trusted_key[64] = {${[...xy].join(',')}};\nconst char boot_flash_file[] = ${JSON.stringify(nvFile)};\n`);
   const m = (f: string) => join(ROOT, 'mcu', f);
   const elf = await buildProgram('qemu-mps2-an386', [m('bootloader/boot.c'), m('bootloader/sha256.c'), m('bootloader/p256.c'),
     m('qemu-mps2-an386/common.c'), m('qemu-mps2-an386/bootloader-main.c'), join(dir, 'key.c')], dir);
@@ -290,7 +293,7 @@ export async function flashPackage(pkg: Uint8Array, link: Link, opts: FlashOptio
 }
 
 // ---------------- command ----------------
-function parseTarget(url: string): { kind: 'sim' } | { kind: 'serial'; path: string; baud?: number } | { kind: 'qemu'; machine: string } {
+function parseTarget(url: string): { kind: 'sim' } | { kind: 'serial'; path: string; baud?: number } | { kind: 'qemu'; machine: string; flash?: string } {
   let u: URL;
   try {
     u = new URL(url);
@@ -298,7 +301,7 @@ function parseTarget(url: string): { kind: 'sim' } | { kind: 'serial'; path: str
     throw new UsageError(`--target: not a URL: '${url}' (sim://, serial:///dev/ttyX?baud=N, qemu://mps2-an386)`);
   }
   if (u.protocol === 'sim:') return { kind: 'sim' };
-  if (u.protocol === 'qemu:') return { kind: 'qemu', machine: u.host };
+  if (u.protocol === 'qemu:') return { kind: 'qemu', machine: u.host, flash: u.searchParams.get('flash') ?? undefined };
   if (u.protocol === 'serial:') {
     const b = u.searchParams.get('baud');
     const baud = b === null ? undefined : num('target baud', b, 0, (n) => Number.isInteger(n) && n > 0, 'a baud rate');
@@ -330,7 +333,7 @@ export async function main(argv: string[]): Promise<number> {
   if (target.kind === 'qemu') {
     if (target.machine !== 'mps2-an386') throw new UsageError(`--target qemu://${target.machine}: only qemu://mps2-an386 exists`);
     const { loadPublicKey, DEFAULT_KEY } = await import('./pack.ts');
-    qemu = await startQemuDevice(v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY));
+    qemu = await startQemuDevice(v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY), { flashFile: target.flash });
     link = qemu.link;
   } else if (target.kind === 'serial') {
     link = openTty(target.path, target.baud);

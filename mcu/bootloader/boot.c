@@ -1,6 +1,7 @@
 /* Bootloader protocol, device side (mcu/FLASHING.md); mirrors boards/flash/device.ts message for
- * message. Slots live in RAM on the QEMU board (no flash device in QEMU's mps2-an386): they survive
- * a lost link, not a QEMU restart. */
+ * message. The slots and their metadata are kept in RAM and written through to the board's
+ * non-volatile storage (board_nv_*: on QEMU a host file through semihosting), chunk first, then the
+ * metadata that makes it count, so a power cut at any point loses at most the unacknowledged chunk. */
 #include <string.h>
 #include "mcu.h"
 #include "boot.h"
@@ -15,8 +16,34 @@ enum { S_EMPTY = 0, S_WRITING = 1, S_PENDING = 2, S_CONFIRMED = 3, S_REJECTED = 
 #define MAX_BODY (1u + 2u + 4u + MAX_CHUNK + 4u + 64u)
 
 static uint8_t slot_data[2][BOOT_SLOT_BYTES];
-static struct { uint8_t state; uint32_t size, written; uint8_t sha[32]; } slots[2];
-static int active = -1;
+/* Metadata, as stored at offset 0 of the non-volatile storage; slot k's bytes at NV_DATA + k * BOOT_SLOT_BYTES. */
+static struct meta {
+  uint32_t magic; /* "RVF1" */
+  int32_t active;
+  struct { uint32_t state, size, written; uint8_t sha[32]; } slot[2];
+} meta;
+#define slots meta.slot
+#define active meta.active
+#define NV_MAGIC 0x31465652u
+#define NV_DATA 512u
+
+static void save_meta(void) { board_nv_write(0, &meta, sizeof meta); }
+
+void boot_init(void) {
+  active = -1;
+  if (board_nv_read(0, &meta, sizeof meta) && meta.magic == NV_MAGIC) {
+    for (int k = 0; k < 2; k++) {
+      memset(slot_data[k], 0xFF, BOOT_SLOT_BYTES);
+      uint32_t n = slots[k].state == S_WRITING ? slots[k].written : slots[k].size;
+      if (n > BOOT_SLOT_BYTES || !board_nv_read(NV_DATA + (uint32_t)k * BOOT_SLOT_BYTES, slot_data[k], n)) { slots[k].state = S_EMPTY; slots[k].size = slots[k].written = 0; }
+    }
+    return;
+  }
+  memset(&meta, 0, sizeof meta);
+  meta.magic = NV_MAGIC;
+  active = -1;
+  for (int k = 0; k < 2; k++) memset(slot_data[k], 0xFF, BOOT_SLOT_BYTES);
+}
 
 /* ---------- framing: 0x7E, body escaped with 0x7D ^ 0x20, 0x7E; body = type, seq LE, payload, CRC-32 LE ---------- */
 static uint32_t crc32(const uint8_t *p, uint32_t n) {
@@ -144,7 +171,7 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
       out[0] = 1; out[1] = 2;
       put32(out + 2, BOOT_SLOT_BYTES);
       out[6] = (uint8_t)active;
-      for (int k = 0; k < 2; k++) { out[7 + 9 * k] = slots[k].state; put32(out + 8 + 9 * k, slots[k].size); put32(out + 12 + 9 * k, slots[k].written); }
+      for (int k = 0; k < 2; k++) { out[7 + 9 * k] = (uint8_t)slots[k].state; put32(out + 8 + 9 * k, slots[k].size); put32(out + 12 + 9 * k, slots[k].written); }
       return reply(INFO, seq, out, 25);
     }
     case BEGIN: {
@@ -156,6 +183,7 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
         memset(slot_data[k], 0xFF, BOOT_SLOT_BYTES);
         slots[k].state = S_WRITING; slots[k].size = size; slots[k].written = 0;
         memcpy(slots[k].sha, p + 4, 32);
+        save_meta();
       }
       out[0] = (uint8_t)k;
       put32(out + 1, slots[k].written);
@@ -170,7 +198,9 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
       if (off + len > slots[k].size) return nak(seq, NAK_TOO_LONG, slots[k].written);
       memcpy(slot_data[k] + off, p + 4, len);
       if (memcmp(slot_data[k] + off, p + 4, len) != 0) return nak(seq, NAK_VERIFY, slots[k].written); /* read back */
+      board_nv_write(NV_DATA + (uint32_t)k * BOOT_SLOT_BYTES + off, p + 4, len); /* the chunk, then... */
       slots[k].written = off + len;
+      save_meta(); /* ...the offset that makes it count */
       put32(out, slots[k].written);
       return reply(ACK, seq, out, 4);
     }
@@ -180,10 +210,11 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
       if (slots[k].written != slots[k].size) return error(seq, E_INCOMPLETE, "image incomplete", 0, 0);
       uint8_t d[32];
       sha256(slot_data[k], slots[k].size, d);
-      if (memcmp(d, slots[k].sha, 32) != 0) { slots[k].state = S_EMPTY; return error(seq, E_HASH, "image SHA-256 differs from BEGIN", 0, 0); }
+      if (memcmp(d, slots[k].sha, 32) != 0) { slots[k].state = S_EMPTY; save_meta(); return error(seq, E_HASH, "image SHA-256 differs from BEGIN", 0, 0); }
       const char *why = check_package(slot_data[k], slots[k].size);
       if (why) {
         slots[k].state = S_REJECTED;
+        save_meta();
         if (why == SIGNED_BY_OTHER) { /* name both keys, as the simulated device does */
           static char m[120];
           memcpy(m, "not bootable: signed by key ", 28); memcpy(m + 28, pkg_hex, 16);
@@ -194,6 +225,7 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
         return error(seq, E_SIGNATURE, "not bootable: ", why, 0);
       }
       slots[k].state = S_PENDING;
+      save_meta();
       out[0] = (uint8_t)k;
       return reply(DONE, seq, out, 1);
     }
@@ -215,11 +247,13 @@ static void handle(uint8_t type, uint16_t seq, const uint8_t *p, uint32_t n) {
       if (!why) {
         slots[k].state = S_CONFIRMED;
         active = k;
+        save_meta();
         m[0] = (uint8_t)k; m[1] = 0;
         PUT("booted slot "); m[n2++] = (uint8_t)ab[k]; PUT(" (new image confirmed)");
         return reply(BOOTED, seq, m, n2);
       }
       slots[k].state = S_REJECTED;
+      save_meta();
       m[0] = (uint8_t)active; m[1] = 1;
       PUT("slot "); m[n2++] = (uint8_t)ab[k]; PUT(" failed to boot ("); PUT(why); PUT("); ");
       if (active < 0) { PUT("no previous image"); } else { PUT("rolled back to slot "); m[n2++] = (uint8_t)ab[active]; }

@@ -16,4 +16,10 @@ const char *board_boot_check(const uint8_t *elf, uint32_t len);
 
 /* The trusted key (generated at build time): P-256 public key X || Y, big-endian. */
 extern const uint8_t boot_trusted_key[64];
+
+/* Load the slots from non-volatile storage at power-up (boot_init), and the board's storage:
+ * board_nv_read/board_nv_write of `len` bytes at `offset`; return 0 when there is none. */
+void boot_init(void);
+int board_nv_read(uint32_t offset, void *p, uint32_t len);
+int board_nv_write(uint32_t offset, const void *p, uint32_t len);
 #endif

@@ -4,8 +4,54 @@
 #include "mcu.h"
 #include "boot.h"
 
+/* Non-volatile storage: QEMU's mps2-an386 has no flash device, so the slots are written through
+ * to a host file with ARM semihosting file calls (SYS_OPEN 0x01, SYS_SEEK 0x0A, SYS_WRITE 0x05,
+ * SYS_READ 0x06); its name is compiled in (boot_flash_file, "" = none: RAM only). A QEMU killed
+ * mid-transfer is a power cut: the next QEMU on the same file resumes. */
+extern const char boot_flash_file[];
+
+static uint32_t semihost(uint32_t op, const void *args) {
+  register uint32_t r0 __asm("r0") = op;
+  register const void *r1 __asm("r1") = args;
+  __asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+
+static int32_t nv = -1;
+
+static int nv_open(void) {
+  if (nv >= 0) return 1;
+  uint32_t n = 0;
+  while (boot_flash_file[n]) n++;
+  if (!n) return 0;
+  uint32_t a[3] = {(uint32_t)boot_flash_file, 3 /* "r+b" */, n};
+  nv = (int32_t)semihost(0x01, a);
+  if (nv < 0) {
+    a[1] = 7; /* "w+b": create */
+    nv = (int32_t)semihost(0x01, a);
+  }
+  return nv >= 0;
+}
+
+int board_nv_read(uint32_t offset, void *p, uint32_t len) {
+  if (!nv_open()) return 0;
+  uint32_t s[2] = {(uint32_t)nv, offset};
+  if (semihost(0x0A, s) != 0) return 0;
+  uint32_t a[3] = {(uint32_t)nv, (uint32_t)p, len};
+  return semihost(0x06, a) == 0; /* returns the bytes NOT read */
+}
+
+int board_nv_write(uint32_t offset, const void *p, uint32_t len) {
+  if (!nv_open()) return 0;
+  uint32_t s[2] = {(uint32_t)nv, offset};
+  if (semihost(0x0A, s) != 0) return 0;
+  uint32_t a[3] = {(uint32_t)nv, (uint32_t)p, len};
+  return semihost(0x05, a) == 0; /* returns the bytes NOT written */
+}
+
 int main(void) {
   mps2_uart_init();
+  boot_init();
   REG(UART0 + U_CTRL) = 3u; /* TX and RX enable */
   for (;;) {
     while (!(REG(UART0 + U_STATE) & 2u)) {}

@@ -1,7 +1,8 @@
 // The device side of flashing in C (mcu/bootloader), on the Cortex-M4F under QEMU: its SHA-256 and
 // ECDSA P-256 verification against node:crypto, then `rover flash --target qemu://mps2-an386`
-// end to end: accepted and booted, a lost link resumed, a foreign signature refused, an image that
-// cannot boot rolled back — the same rules and messages as the simulated bootloader.
+// end to end: a power cut (QEMU killed) mid-transfer resumed by a new QEMU on the same flash file,
+// accepted and booted, a foreign signature refused, an image that cannot boot rolled back — the
+// same rules and messages as the simulated bootloader.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync, createPublicKey, sign, createHash } from 'node:crypto';
@@ -54,7 +55,7 @@ t('SHA-256 and ECDSA P-256 verification in C agree with node:crypto', async () =
   });
 });
 
-t('rover flash --target qemu://mps2-an386: accepted, resumed, refused, rolled back', async () => {
+t('rover flash --target qemu://mps2-an386: power cut and resume, accepted, refused, rolled back', async () => {
   if (missing) throw new Error(`${missing} not installed (CI installs it: .ci/run)`);
   const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
   const built = await buildTarget('mt3620', { outDir: join(dir, 'mt3620') });
@@ -64,9 +65,11 @@ t('rover flash --target qemu://mps2-an386: accepted, resumed, refused, rolled ba
   const pkgWith = (elf: Uint8Array, k = key, withWasm = true) =>
     writePackage([{ path: 'rtcore/app.elf', data: elf }, ...(withWasm ? [{ path: 'rtcore/rtcore.wasm', data: wasm }] : [])], { board: 'seeed-mt3620-rdb', rig: 'boards/rigs/rover-hcsr04.rig.json' }, k);
   const good = pkgWith(readFileSync(stripped));
-  const dev = await startQemuDevice(createPublicKey(key));
+  // Power cut: the link dies after ~40% of the package and QEMU is killed; the flash (a host file,
+  // written through semihosting) keeps what the device acknowledged. A new QEMU resumes there.
+  const flashFile = join(dir, 'flash.bin');
+  let dev = await startQemuDevice(createPublicKey(key), { flashFile });
   try {
-    // The link dies after ~40% of the package; the device keeps what it acknowledged.
     let sent = 0;
     const flaky: Link = {
       write: (b) => {
@@ -80,7 +83,9 @@ t('rover flash --target qemu://mps2-an386: accepted, resumed, refused, rolled ba
       () => assert.unreachable('cannot finish over a dead link'),
       (e) => assert.instance(e, FlashError),
     );
-    const r = await flashPackage(good, dev.reconnect(), { timeoutMs: 3000 });
+    dev.stop();
+    dev = await startQemuDevice(createPublicKey(key), { flashFile });
+    const r = await flashPackage(good, dev.link, { timeoutMs: 3000 });
     assert.ok(r.resumedFrom > 0 && r.resumedFrom < good.length, `resumed at ${r.resumedFrom}`);
     assert.is(r.chunksSent, Math.ceil((good.length - r.resumedFrom) / 1024));
     assert.equal(r.booted, { active: 'A', rolledBack: false, message: 'booted slot A (new image confirmed)' });
