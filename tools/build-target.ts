@@ -26,7 +26,7 @@ export interface Region {
 
 /** Per board: where its C lives, and the memory the image must fit (the linker script holds the
  *  same numbers; hardware.md for the MT3620). */
-export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: Region[]; summary: string }> = {
+export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: Region[]; summary: string; edgeIrqGpios?: number }> = {
   mt3620: {
     dir: 'mt3620',
     sources: ['hal.c', 'ring.c'],
@@ -35,6 +35,8 @@ export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: 
       { name: 'SYSRAM', origin: 0x22000000, bytes: 64 * 1024 },
     ],
     summary: 'MT3620 real-time core: image in the 192 KB TCM, wasm memory in the 64 KB SYSRAM',
+    // The RT core's external interrupts EINT0..23 serve GPIO0..23 only (mcu/mt3620/hal.c).
+    edgeIrqGpios: 24,
   },
   'qemu-mps2-an386': {
     dir: 'qemu-mps2-an386',
@@ -260,6 +262,18 @@ export async function buildTarget(target: Target, opts: BuildOptions = {}): Prom
     if (opts.wasm) throw new TargetBuildError(`${wasm} not found`);
     const { buildRtcore } = await import('./build.ts');
     await buildRtcore();
+  }
+  if (t.edgeIrqGpios !== undefined) {
+    // The firmware takes each echo (HC-SR04 ECHO, Grove SIG) as an edge interrupt: the pin needs one.
+    const rig = loadRig(opts.rig);
+    for (const id of rig.rangers) {
+      for (const pin of ['ECHO', 'SIG']) {
+        const g = rig.wiring.get(`${id}:${pin}`);
+        if (g !== undefined && g >= t.edgeIrqGpios) {
+          throw new TargetBuildError(`${target}: ${rig.file.replace(ROOT + '/', '')}: ${id}:${pin} is on GPIO${g}, which has no edge interrupt on this core (EINT covers GPIO0-${t.edgeIrqGpios - 1}); wire it to one of those`);
+        }
+      }
+    }
   }
   const out = resolve(opts.outDir ?? join(ROOT, 'build', 'mcu', target));
   mkdirSync(out, { recursive: true });

@@ -66,6 +66,20 @@ b('an image that does not fit fails the build', async () => {
   }
 });
 
+b('MT3620: a rig whose echo pin has no edge interrupt on the RT core is refused (rover-avnet: GPIO35)', async () => {
+  if (missing) throw new Error(`${missing} not installed (CI installs it: .ci/run)`);
+  try {
+    await buildTarget('mt3620', { outDir: tmp(), rig: 'rover-avnet' });
+    assert.unreachable('GPIO35 cannot interrupt the MT3620 RT core');
+  } catch (e) {
+    assert.instance(e, TargetBuildError);
+    assert.match((e as Error).message, 'right:ECHO is on GPIO35, which has no edge interrupt on this core (EINT covers GPIO0-23)');
+  }
+  // The QEMU board has no such limit (no real pins), and the other rigs are fine on the MT3620.
+  await buildTarget('qemu-mps2-an386', { outDir: tmp(), rig: 'rover-avnet' });
+  await buildTarget('mt3620', { outDir: tmp(), rig: 'rover-grove' });
+});
+
 b('glue generation refuses a firmware that does not match the HAL ABI', () => {
   const header = (imports: string) => `${imports}
 /* export: 'init' */
