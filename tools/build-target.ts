@@ -26,7 +26,7 @@ export interface Region {
 
 /** Per board: where its C lives, and the memory the image must fit (the linker script holds the
  *  same numbers; hardware.md for the MT3620). */
-export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: Region[]; summary: string; edgeIrqGpios?: number }> = {
+export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: Region[]; summary: string; edgeIrqGpios?: number; drivableGpio?: (g: number) => boolean }> = {
   mt3620: {
     dir: 'mt3620',
     sources: ['hal.c', 'ring.c'],
@@ -35,8 +35,10 @@ export const TARGETS: Record<Target, { dir: string; sources: string[]; regions: 
       { name: 'SYSRAM', origin: 0x22000000, bytes: 64 * 1024 },
     ],
     summary: 'MT3620 real-time core: image in the 192 KB TCM, wasm memory in the 64 KB SYSRAM',
-    // The RT core's external interrupts EINT0..23 serve GPIO0..23 only (mcu/mt3620/hal.c).
+    // The RT core's external interrupts EINT0..23 serve GPIO0..23 only; hal.c drives the GPIO and ISU
+    // group blocks: GPIO0-23, 26-40, 66-75 (mcu/mt3620/hal.c gpio_block).
     edgeIrqGpios: 24,
+    drivableGpio: (g) => g < 24 || (g >= 26 && g <= 40) || (g >= 66 && g <= 75),
   },
   'qemu-mps2-an386': {
     dir: 'qemu-mps2-an386',
@@ -263,13 +265,16 @@ export async function buildTarget(target: Target, opts: BuildOptions = {}): Prom
     const { buildRtcore } = await import('./build.ts');
     await buildRtcore();
   }
-  if (t.edgeIrqGpios !== undefined) {
-    // The firmware takes each echo (HC-SR04 ECHO, Grove SIG) as an edge interrupt: the pin needs one.
+  if (t.edgeIrqGpios !== undefined || t.drivableGpio) {
     const rig = loadRig(opts.rig);
+    for (const [name, g] of rig.wiring) {
+      if (t.drivableGpio && !t.drivableGpio(g)) throw new TargetBuildError(`${target}: ${rig.file.replace(ROOT + '/', '')}: ${name} is on GPIO${g}, which the HAL cannot drive (mcu/mt3620/hal.c gpio_block)`);
+    }
+    // The firmware takes each echo (HC-SR04 ECHO, Grove SIG) as an edge interrupt: the pin needs one.
     for (const id of rig.rangers) {
       for (const pin of ['ECHO', 'SIG']) {
         const g = rig.wiring.get(`${id}:${pin}`);
-        if (g !== undefined && g >= t.edgeIrqGpios) {
+        if (g !== undefined && t.edgeIrqGpios !== undefined && g >= t.edgeIrqGpios) {
           throw new TargetBuildError(`${target}: ${rig.file.replace(ROOT + '/', '')}: ${id}:${pin} is on GPIO${g}, which has no edge interrupt on this core (EINT covers GPIO0-${t.edgeIrqGpios - 1}); wire it to one of those`);
         }
       }
