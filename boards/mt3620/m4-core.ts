@@ -246,9 +246,10 @@ export class M4Core {
             onHal(name, a, r as number | undefined);
             return r;
           }
-        : (...a: number[]) => {
+        : (a0: number, a1: number, a2: number) => {
+            // Fixed arity (no HAL function takes more than three): no rest/spread on the hot path.
             core.enter();
-            return f(...a);
+            return f(a0, a1, a2);
           };
     }
     return wrapped;
