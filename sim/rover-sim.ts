@@ -539,9 +539,16 @@ function evaluate(x: Expectation, c: EvalContext): ExpectationResult {
     case 'no-auth-failure':
       return { text: 'no connection refused', pass: c.refusals.length === 0, detail: c.refusals.length ? `${c.refusals.length} refusals, first: ${c.refusals[0].reason}` : 'none' };
     case 'auth-refused': {
+      // The relying party's reason names the issuer it does not know; the device must have reached
+      // the same diagnosis on its own (its failure records name its certificate's issuer).
       const hit = c.refusals.find((r) => r.reason.includes(x.reason));
-      const diag = c.device.diagnostics().unknownIssuer;
-      return { text: `connections refused with "${x.reason}"`, pass: !!hit, detail: hit ? `${c.refusals.length} refusals: ${hit.reason}; device diagnosis: unknown issuer ${diag ?? '(none)'}` : 'no such refusal' };
+      const named = hit ? /[0-9A-F]{40}/.exec(hit.reason)?.[0] : undefined;
+      const diag = c.device.failures.find((f) => f.unknownIssuer)?.unknownIssuer;
+      return {
+        text: `connections refused with "${x.reason}", and the device names the unknown issuer`,
+        pass: !!hit && !!named && diag === named,
+        detail: hit ? `${c.refusals.length} refusals, e.g. "${hit.reason}"; device diagnosis: unknown issuer ${diag ?? '(none)'}` : 'no such refusal',
+      };
     }
     case 'max-delivery-latency': {
       const worst = c.latency.length ? Math.max(...c.latency) : Infinity;

@@ -43,6 +43,17 @@ s('outages: Wi-Fi down, broker down ten minutes, HL killed mid-outage: nothing l
   check(r);
 });
 
+s('ca-rollover: refused with the issuer diagnosis after activation, registered six hours later, nothing lost', async () => {
+  const r = await runSimulation({ scenario: loadScenario('ca-rollover'), outDir: join(dir, 'rollover'), vcdSeconds: 60 });
+  check(r);
+  const first = r.refusals[0];
+  // tenant-ca.md, policy 2020: CA 1 is Active from 2026-06-01T00:00Z; the device's certificate renewed at
+  // 08:00 comes from it and is refused until the operator registers it at 14:00.
+  assert.ok(first.at >= Date.UTC(2026, 5, 1, 8) && first.at < Date.UTC(2026, 5, 1, 8, 1), `first refusal at ${new Date(first.at).toISOString()}`);
+  assert.ok(r.refusals.every((x) => x.at < Date.UTC(2026, 5, 1, 14, 1)), 'no refusal after the registration');
+  assert.match(first.reason, /issuer [0-9A-F]{40} .* is not registered in any enrollment group/);
+});
+
 s('same scenario and seed: the same telemetry rows (content and simulated times) and the same VCD', async () => {
   const sc = loadScenario('outages');
   const run = async (name: string) => {
