@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include "mcu.h"
 
-extern uint32_t __stack_top, __data_load, __data_start, __data_end, __bss_start, __bss_end;
+extern uint32_t __stack_top, __stack_bottom, __data_load, __data_start, __data_end, __bss_start, __bss_end;
 int main(void);
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u) /* coprocessor access control */
@@ -14,10 +14,23 @@ int main(void);
 
 volatile uint32_t mcu_irq_seen;
 
+#define STACK_PAINT 0x5AC3A55Au
+
+/* Deepest stack use since reset: bytes from the top to the lowest word no longer painted. */
+uint32_t mcu_stack_used(void) {
+  uint32_t *p = &__stack_bottom;
+  while (p < &__stack_top && *p == STACK_PAINT) p++;
+  return (uint32_t)((uint8_t *)&__stack_top - (uint8_t *)p);
+}
+
 __attribute__((noreturn)) void Reset_Handler(void) {
   uint32_t *src = &__data_load, *dst = &__data_start;
   while (dst < &__data_end) *dst++ = *src++;
   for (dst = &__bss_start; dst < &__bss_end; dst++) *dst = 0;
+  /* Paint the stack below us, so mcu_stack_used() can find the high-water mark. */
+  uint32_t sp;
+  __asm volatile("mov %0, sp" : "=r"(sp));
+  for (dst = &__stack_bottom; (uint32_t)dst < sp - 64u; dst++) *dst = STACK_PAINT;
   SCB_CPACR |= 0xFu << 20; /* CP10, CP11 full access: the FPU (single precision) */
   __asm volatile("dsb\n isb");
   main();

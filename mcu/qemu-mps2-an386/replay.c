@@ -5,7 +5,8 @@
  * arguments) and gets the recorded return value; mbox_recv gets the recorded message bytes.
  * Output on the UART, one line each (mcu/README.md, "UART framing"):
  *   @S <hex>   every mbox_send payload (the frames the simulator's mailbox carried)
- *   @M <hex>   at the end: CRC-32 of linear memory (4 bytes, big-endian) and the steps replayed
+ *   @M <hex>   at the end: CRC-32 of linear memory (4 bytes, big-endian), the HAL calls replayed
+ *              and the deepest stack use in bytes (4 bytes each, big-endian)
  *   @D <hex>   divergence: step index, expected and actual record word, then exit status 1
  *
  * Trace words (little-endian u32):
@@ -115,8 +116,9 @@ void board_run(void) {
     }
   }
   uint32_t crc = crc32(fw_memory(), FW_MEMORY_BYTES);
-  uint8_t b[8] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc,
-                  (uint8_t)(steps >> 24), (uint8_t)(steps >> 16), (uint8_t)(steps >> 8), (uint8_t)steps};
-  mps2_write_frame('M', b, 8);
+  uint32_t v[3] = {crc, steps, mcu_stack_used()};
+  uint8_t b[12];
+  for (int i = 0; i < 3; i++) for (int k = 0; k < 4; k++) b[4 * i + k] = (uint8_t)(v[i] >> (24 - 8 * k));
+  mps2_write_frame('M', b, 12);
   board_halt(0);
 }

@@ -59,6 +59,9 @@ void mcu_puthex(uint32_t v, int digits);
 uint8_t *fw_span(uint32_t ptr, uint32_t len);
 __attribute__((noreturn)) void mcu_fault(const char *what, uint32_t a, uint32_t b);
 
+/* Deepest stack use since reset, in bytes (common/startup.c paints the stack). */
+uint32_t mcu_stack_used(void);
+
 /* Set by every interrupt handler: the main loop must call idle() once more before sleeping. */
 extern volatile uint32_t mcu_irq_seen;
 

@@ -64,6 +64,8 @@ q('replay: HAL trace of a simulated run -> identical frames and memory on the mp
   const v = new DataView(m.buffer, m.byteOffset);
   assert.is(v.getUint32(4), rec.halCalls, 'every recorded HAL call was made');
   assert.is(v.getUint32(0), crc32(rec.memory), 'linear memory at the end: same CRC-32 as the simulator');
+  const stack = v.getUint32(8);
+  assert.ok(stack > 64 && stack < 4096, `deepest stack use ${stack} bytes: well inside the 16 KiB reserved`);
 });
 
 q('normal image: boots, schedules on the CMSDK timers and sends BATCH frames', async () => {
