@@ -16,6 +16,8 @@ export interface ChipSpec {
   interruptExitCycles: number;
   halAccessCycles: number;
   gpioCount: number;
+  /** GPIO0 .. GPIO(n-1) can raise edge interrupts (EINT) */
+  gpioEdgeInterrupts: number;
   memory: { tcmBytes: number; sysramBytes: number };
   gpt: { microsecondCounterHz: number };
   mailbox: { outboundRingBytes: number; inboundRingBytes: number; highLevelLatencyUs: number };
@@ -72,7 +74,7 @@ function need(file: string, obj: any, key: string, kind: 'string' | 'number' | '
 export function loadChip(name: string): ChipSpec {
   const file = join(BOARDS_DIR, name, 'chip.json');
   const c = readJson(file, `chip '${name}':`);
-  for (const k of ['coreClockHz', 'interruptEntryCycles', 'interruptExitCycles', 'halAccessCycles', 'gpioCount', 'gpt.microsecondCounterHz',
+  for (const k of ['coreClockHz', 'interruptEntryCycles', 'interruptExitCycles', 'halAccessCycles', 'gpioCount', 'gpioEdgeInterrupts', 'gpt.microsecondCounterHz',
     'mailbox.outboundRingBytes', 'mailbox.inboundRingBytes', 'mailbox.highLevelLatencyUs', 'memory.tcmBytes', 'memory.sysramBytes']) {
     need(file, c, k, 'number');
   }
@@ -143,6 +145,15 @@ export function checkRig(r: any, file: string): Rig {
   for (const p of parts) {
     for (const req of PART_PINS[p.type].required) {
       if (!wiring.has(`${p.id}:${req}`)) throw new HardwareError(`${file}: part '${p.id}' pin ${req} is not connected (add ["${p.id}:${req}", "board:<pin>"] to connections)`);
+    }
+  }
+  // Echo inputs need an edge interrupt (the firmware times echoes from edge captures).
+  for (const p of parts) {
+    for (const pin of ['ECHO', 'SIG']) {
+      const g = wiring.get(`${p.id}:${pin}`);
+      if (g !== undefined && g >= chip.gpioEdgeInterrupts) {
+        throw new HardwareError(`${file}: ${p.id}:${pin} is on GPIO${g}, which has no edge interrupt on ${chip.name} (GPIO0-${chip.gpioEdgeInterrupts - 1} only); wire it to one of those`);
+      }
     }
   }
   const rangers = need(file, r, 'rangers', 'array') as any[];

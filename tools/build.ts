@@ -10,6 +10,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const RELEASE_BUDGET = 16 * 1024;
 
 export const help = `rover build [--quiet-if-fresh] [--json]
+rover build --target mt3620|qemu-mps2-an386 [--rig FILE] [--json]   Cortex-M4F image (mcu/README.md)
 
 Compiles rtcore/ with AssemblyScript (asconfig.json) into
   build/rtcore.wasm        release: -O3 shrink 2, stub runtime, no asserts, one 64 KiB page
@@ -44,6 +45,7 @@ export async function buildRtcore(): Promise<{ release: number; debug: number }>
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.some((a) => a === '--target' || a.startsWith('--target='))) return (await import('./build-target.ts')).main(argv);
   const a = parse(argv, { 'quiet-if-fresh': { type: 'boolean' }, json: { type: 'boolean' } }, help);
   if (!a) return 0;
   const outs = ['build/rtcore.wasm', 'build/rtcore.debug.wasm'].map((f) => join(ROOT, f));

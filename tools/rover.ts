@@ -4,6 +4,8 @@ import { CommandError, UsageError, type Command } from './cli.ts';
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   build: { summary: 'build rtcore.wasm (release and debug) into build/', load: () => import('./build.ts') },
   run: { summary: 'run the firmware on the simulated board with a rig and a world (no cloud)', load: () => import('./run.ts') },
+  pack: { summary: 'signed image package (RT core ELF, app manifests from the rig); --verify', load: () => import('./pack.ts') },
+  flash: { summary: 'send a package to a bootloader: sim://, serial:///dev/ttyX, qemu://mps2-an386', load: () => import('./flash.ts') },
   sim: { summary: 'the whole rover (firmware, board, hlcore, cloud) under one simulated clock, driven by a scenario', load: () => import('./sim.ts') },
   ca: { summary: 'tenant CA certificates: list, download, register, verify, enroll, check (rotation advisor)', load: () => import('./ca.ts') },
   cloud: { summary: 'run the cloud emulator (Security Service, DPS, IoT Hub) on one MQTT/TLS port', load: () => import('./cloud.ts') },

@@ -38,6 +38,7 @@ r('mistakes are one line naming file and key', () => {
     [{ ...base(), rangers: ['right'] }, /rangers\[0\] 'right' is not a ranger part/],
     [{ ...base(), rangers: 'left' }, /key 'rangers' must be an array/],
     [{ ...base(), trace: ['left:VCC'] }, /trace\[0\] 'left:VCC' is not a connected part pin/],
+    [{ ...base(), board: 'avnet-mt3620-sk', connections: [['left:TRIG', 'board:click1.PWM'], ['left:ECHO', 'board:click2.CS']] }, /left:ECHO is on GPIO35, which has no edge interrupt on mt3620 \(GPIO0-23 only\)/],
   ];
   for (const [rig, re] of cases) {
     try {
