@@ -147,6 +147,20 @@ export class Board {
     this.core.restart();
   }
 
+  /** The whole board loses power (a scenario fault): the RT core stops, its RAM is lost, the
+   *  rangers' supplies drop. Time then passes from event to event, so a long power-off costs nothing. */
+  powerOff(): void {
+    this.gpt.cancelAll();
+    this.mailbox.reset();
+    for (const [id, gpio] of this.opts.rig.wiring) if (id.endsWith(':VCC')) this.gpio.write(gpio, 0);
+    this.core.powerOff();
+  }
+
+  /** Power comes back: the RT app boots again (the 1 MHz counter kept its count, as after restartRt). */
+  powerOn(): void {
+    this.core.restart();
+  }
+
   /** Run for `seconds` of simulated time from now. Throws when the firmware halts. */
   runFor(seconds: number): void {
     this.runUntil(this.machine.now + this.machine.cyclesOf(seconds));

@@ -241,7 +241,24 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
         timeline.push({ t: at(), kind: 'fault', what: 'HL app started again' });
       });
     },
-    'rt-restart': () => board.restartRt(),
+    'rt-restart': () => {
+      noteRamLoss();
+      board.restartRt();
+    },
+    'power-off': (e) => {
+      noteRamLoss();
+      device.stop();
+      port.running = false;
+      port.onReceive = null;
+      board.powerOff();
+      clock.at(clock.now() + (e.for as number) * 1000, () => {
+        board.powerOn();
+        port.running = true;
+        device = makeDevice();
+        void device.start();
+        timeline.push({ t: at(), kind: 'fault', what: 'power back' });
+      });
+    },
     'sensor-stuck': (e) => board.rangers[e.ranger as number].inject('stuck'),
     'sensor-missed': (e) => board.rangers[e.ranger as number].inject('missed', (e.count as number) ?? 1),
     'sensor-spurious': (e) => board.rangers[e.ranger as number].inject('spurious', (e.count as number) ?? 1),
@@ -264,6 +281,12 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
         (err) => timeline.push({ t: at(), kind: 'operator', what: `command ${e.name as string} failed: ${(err as Error).message}` }),
       );
     },
+  };
+  // Frames the RT core had produced but the hub did not have when its RAM was lost: if they never
+  // arrive, that loss is their counted reason.
+  const ramLost = new Set<string>();
+  const noteRamLoss = () => {
+    for (const id of produced.keys()) if (!storedIdsLive.has(id)) ramLost.add(id);
   };
   const desiredVersions: { patch: Record<string, unknown>; version: number }[] = [];
   const pendingActions: Promise<void>[] = [];
@@ -413,13 +436,22 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
       takenN += p.samples;
       if (st.ids.has(id)) storedN += p.samples;
     }
+    // Every reading of a batch that did not arrive gets a reason: RAM lost with the RT core (counted
+    // here, per batch), the RT queue overflowing, the outbox dropping its oldest (counters).
     const rtDroppedFrames = [...produced.values()].reduce((mx, p) => Math.max(mx, p.batch.counters.droppedFrames), 0);
     const outboxDropped = device.outbox.counters().droppedRows;
-    if (rtDroppedFrames) reasons['RT queue overflow (frames)'] = rtDroppedFrames;
-    if (outboxDropped) reasons['outbox full, oldest dropped (batches)'] = outboxDropped;
+    let lostWithRam = 0;
+    let other = 0;
+    for (const id of due) {
+      if (st.ids.has(id)) continue;
+      if (ramLost.has(id)) lostWithRam += produced.get(id)!.samples;
+      else other += produced.get(id)!.samples;
+    }
+    if (lostWithRam) reasons['RT RAM lost before delivery (power off / RT restart), readings'] = lostWithRam;
+    if (other && rtDroppedFrames) reasons[`RT queue overflow: ${rtDroppedFrames} frames (readings)`] = other;
+    else if (other && outboxDropped) reasons[`outbox full, oldest dropped: ${outboxDropped} entries (readings)`] = other;
+    else if (other) reasons['not delivered by the end of the drain (no counted reason)'] = other;
     const dropped = takenN - storedN;
-    const unexplained = dropped > 0 && !rtDroppedFrames && !outboxDropped ? dropped : 0;
-    if (unexplained) reasons['not delivered by the end of the drain (no counted reason)'] = unexplained;
     taken = takenN;
 
     // ---- the record ----
@@ -429,7 +461,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
       series.latency.t.push((row.arrivedAt - sc.startMs) / 1000);
       series.latency.v.push((row.arrivedAt - sc.startMs) / 1000 - b.lastS);
     }
-    const expectations = sc.expect.map((x) => evaluate(x, { takenN, storedN, dropped, st, refusals, latency: series.latency.v as number[], counters: lastCounters(produced), twin: () => cloud.hub.twin(DEVICE_ID) as any, device }));
+    const expectations = sc.expect.map((x) => evaluate(x, { reasons, takenN, storedN, dropped, st, refusals, latency: series.latency.v as number[], counters: lastCounters(produced), twin: () => cloud.hub.twin(DEVICE_ID) as any, device }));
     const rangers = board.opts.rig.rangers;
     const measured = rangers.map(() => ({ t: [] as number[], v: [] as (number | null)[] }));
     for (const s of st.samples) {
@@ -517,6 +549,7 @@ function describe(e: ScenarioEvent): string {
 }
 
 interface EvalContext {
+  reasons: Record<string, number>;
   takenN: number;
   storedN: number;
   dropped: number;
@@ -536,6 +569,14 @@ function evaluate(x: Expectation, c: EvalContext): ExpectationResult {
         pass: c.takenN > 0 && c.storedN === c.takenN && c.st.samples.length === c.takenN,
         detail: `taken ${c.takenN}, stored ${c.storedN}, distinct samples in the hub ${c.st.samples.length}, duplicate rows dropped ${c.st.duplicateRows}`,
       };
+    case 'all-accounted': {
+      const unexplained = c.reasons['not delivered by the end of the drain (no counted reason)'] ?? 0;
+      return {
+        text: 'readings taken = stored + dropped, and every dropped reading has a counted reason',
+        pass: c.takenN > 0 && c.takenN === c.storedN + c.dropped && unexplained === 0,
+        detail: `taken ${c.takenN} = stored ${c.storedN} + dropped ${c.dropped}${Object.entries(c.reasons).map(([k, v]) => `; ${k}: ${v}`).join('')}`,
+      };
+    }
     case 'no-auth-failure':
       return { text: 'no connection refused', pass: c.refusals.length === 0, detail: c.refusals.length ? `${c.refusals.length} refusals, first: ${c.refusals[0].reason}` : 'none' };
     case 'auth-refused': {

@@ -34,6 +34,7 @@ export const EVENT_KINDS: Record<string, EventKind> = {
   'wifi-down': { summary: 'the access point disappears', params: { for: { kind: 'duration', required: true } } },
   'broker-down': { summary: 'the cloud endpoint stops accepting connections', params: { for: { kind: 'duration', required: true } } },
   'hl-restart': { summary: 'the high-level app is killed and restarted from its storage', params: { downFor: { kind: 'duration' } } },
+  'power-off': { summary: 'the whole device loses power (RAM lost, storage kept) and comes back after a while', params: { for: { kind: 'duration', required: true } } },
   'rt-restart': { summary: 'the real-time app restarts (the 1 MHz counter keeps running)', params: {} },
   'sensor-stuck': { summary: 'a ranger\'s ECHO sticks high until its supply is cycled', params: { ranger: { kind: 'ranger', required: true } } },
   'sensor-missed': { summary: 'a ranger misses echoes', params: { ranger: { kind: 'ranger', required: true }, count: { kind: 'count' } } },
@@ -52,6 +53,7 @@ export interface ScenarioEvent {
 
 export type Expectation =
   | { kind: 'all-delivered-once' }
+  | { kind: 'all-accounted' }
   | { kind: 'no-auth-failure' }
   | { kind: 'auth-refused'; reason: string }
   | { kind: 'max-delivery-latency'; seconds: number }
@@ -60,6 +62,7 @@ export type Expectation =
 
 const EXPECTATION_KINDS: Record<string, Record<string, 'number' | 'string'>> = {
   'all-delivered-once': {},
+  'all-accounted': {},
   'no-auth-failure': {},
   'auth-refused': { reason: 'string' },
   'max-delivery-latency': { seconds: 'number' },

@@ -76,6 +76,8 @@ const instrumentedCache = new WeakMap<Uint8Array, WebAssembly.Module>();
 
 export class M4Core {
   halted: string | null = null;
+  /** No supply: nothing runs, interrupts are not taken, time passes from event to event. */
+  private off = false;
   /** Cycles spent in firmware code (instrumented count), in HAL access, in interrupt entry/exit. */
   readonly stats = { codeCycles: 0, halCycles: 0, irqCycles: 0, halCalls: 0, interrupts: 0, idleCalls: 0 };
   private masked = false;
@@ -105,12 +107,15 @@ export class M4Core {
 
   /** Interrupt requests from peripherals (NVIC pending bits). */
   raiseGpio(pin: number, level: number, capture: number): void {
+    if (this.off) return;
     this.pending.push({ kind: 0, pin, level, capture });
   }
   raiseTimer(id: number): void {
+    if (this.off) return;
     this.pending.push({ kind: 1, id });
   }
   raiseMailbox(bits: number): void {
+    if (this.off) return;
     const last = this.pending.find((q) => q.kind === 2) as { kind: 2; bits: number } | undefined;
     if (last) last.bits |= bits; // one IRQ line (11): pending bits merge
     else this.pending.push({ kind: 2, bits });
@@ -144,7 +149,16 @@ export class M4Core {
     this.pending.length = 0;
     this.masked = false;
     this.halted = null;
+    this.off = false;
     this.boot();
+  }
+
+  /** The supply goes away: RAM and pending interrupts are lost until restart(). */
+  powerOff(): void {
+    this.off = true;
+    this.pending.length = 0;
+    this.masked = false;
+    this.needIdle = false;
   }
 
   /** Run until machine time reaches `end` cycles (or the firmware halts), or — checked after every
@@ -155,6 +169,15 @@ export class M4Core {
     while (this.halted === null) {
       m.runDue();
       if (yieldIf?.()) break;
+      if (this.off) {
+        const next = m.nextAt();
+        if (next > end) {
+          if (m.now < end) m.now = end;
+          break;
+        }
+        if (next > m.now) m.now = next;
+        continue;
+      }
       if (this.pending.length && !this.masked) {
         this.dispatch(this.pending.shift()!);
         this.needIdle = true;

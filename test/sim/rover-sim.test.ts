@@ -54,6 +54,25 @@ s('ca-rollover: refused with the issuer diagnosis after activation, registered s
   assert.match(first.reason, /issuer [0-9A-F]{40} .* is not registered in any enrollment group/);
 });
 
+s('a 39-day power-off skips ahead: seconds of wall time; the device renews its expired certificate and delivers', async () => {
+  const f = join(dir, 'power-off.json');
+  writeFileSync(f, JSON.stringify({
+    name: 'power-off',
+    start: '2026-06-01T08:00:00Z',
+    duration: 120 + 39 * 86400 + 600,
+    seed: 5,
+    tenant: { policy: '2020', createdAt: '2026-01-01', registered: 'all' },
+    world: { distanceCm: { '*': 150 } },
+    events: [{ at: '2m', do: 'power-off', for: '39d' }],
+    expect: [{ kind: 'all-accounted' }, { kind: 'no-auth-failure' }],
+  }));
+  const r = await runSimulation({ scenario: loadScenario(f), outDir: join(dir, 'power-off') });
+  for (const e of r.expectations) assert.ok(e.pass, `${e.text}: ${e.detail}`);
+  assert.ok(r.wallSeconds < 60, `${r.wallSeconds} s of wall time for 39 days`);
+  // Readings from before and after the power-off reached the hub: 2 minutes and 10 minutes.
+  assert.ok(r.accounting.stored >= (23 + 119) * 100 - 300, `${r.accounting.stored} readings stored`);
+});
+
 s('same scenario and seed: the same telemetry rows (content and simulated times) and the same VCD', async () => {
   const sc = loadScenario('outages');
   const run = async (name: string) => {
