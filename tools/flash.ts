@@ -4,9 +4,10 @@
 //   sim://                         an in-process simulated device (fresh flash, trusts your key)
 //   serial:///dev/ttyX[?baud=N]    a device on a serial port or pseudo-terminal
 //   qemu://mps2-an386              the C bootloader (mcu/bootloader) in QEMU, UART0 on a pseudo-terminal
-import { openSync, writeSync, existsSync, readFileSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { SerialPort } from 'serialport';
+import cliProgress from 'cli-progress';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { CommandError, jsonLine, parse, UsageError, num } from './cli.ts';
 import { Decoder, encodeFrame, decodeInfo, Msg, Nak, MAX_CHUNK, u32, cat, readU32, untext, SLOT_STATE_NAMES, type Frame, type Info } from '../boards/flash/protocol.ts';
@@ -66,32 +67,53 @@ export function linkPair(tap?: (bytes: Uint8Array) => Uint8Array | null): { host
   };
 }
 
-/** A TTY (serial port or pseudo-terminal) as a link: raw mode via stty, reads through tty.ReadStream. */
-export function openTty(path: string, baud?: number): Link {
+/** A serial port (or a pseudo-terminal) as a link, through the serialport package: raw 8N1 at
+ *  `baud` (default 115200; a pseudo-terminal ignores it). */
+export async function openTty(path: string, baud = 115200): Promise<Link> {
   if (!existsSync(path)) throw new UsageError(`${path}: no such device`);
-  try {
-    execFileSync('stty', ['-F', path, 'raw', '-echo', ...(baud ? [String(baud)] : [])], { stdio: 'pipe' });
-  } catch (e) {
-    throw new CommandError(`${path}: cannot configure the port (${String((e as any).stderr ?? (e as Error).message).trim()})`);
-  }
-  const fd = openSync(path, 'r+');
-  const rs = new ReadStream(fd);
-  rs.setRawMode?.(true);
+  const port = new SerialPort({ path, baudRate: baud, dataBits: 8, parity: 'none', stopBits: 1, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(new CommandError(`${path}: cannot open the port (${e.message})`)) : resolve())));
   let cb: ((b: Uint8Array) => void) | null = null;
-  rs.on('data', (d: Buffer) => cb?.(new Uint8Array(d)));
-  rs.on('error', () => {});
+  port.on('data', (d: Buffer) => cb?.(new Uint8Array(d)));
+  port.on('error', () => {});
   let closed = false;
   return {
     write: (b) => {
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+      if (!closed) port.write(Buffer.from(b));
     },
     onData: (f) => (cb = f),
     close: () => {
       if (closed) return;
       closed = true;
-      rs.destroy(); // closes fd
+      if (port.isOpen) port.close(() => {});
     },
+  };
+}
+
+/** The device side of a UART at `baud`: bytes arrive and leave no faster than the wire carries them
+ *  (10 bits per byte for 8N1), so throughput over a pseudo-terminal is what a real port would give.
+ *  Real time on purpose: this is the hardware-in-the-loop path, not the simulator. */
+export function pacedLink(inner: Link, baud: number): Link {
+  const perByteMs = 10_000 / baud;
+  let rxFree = 0;
+  let txFree = 0;
+  let cb: ((b: Uint8Array) => void) | null = null;
+  const later = (free: number, n: number, fn: () => void): number => {
+    const now = performance.now();
+    const done = Math.max(now, free) + n * perByteMs;
+    setTimeout(fn, Math.max(0, done - now));
+    return done;
+  };
+  inner.onData((b) => {
+    rxFree = later(rxFree, b.length, () => cb?.(b));
+  });
+  return {
+    write: (b) => {
+      const copy = b.slice();
+      txFree = later(txFree, copy.length, () => inner.write(copy));
+    },
+    onData: (f) => (cb = f),
+    close: () => inner.close(),
   };
 }
 
@@ -120,7 +142,7 @@ export function serveDevice(flash: FlashState, link: Link, opts: BootloaderOptio
 export interface QemuDevice {
   link: Link;
   /** Reconnect to the device's UART (the link was lost; the device keeps its RAM). */
-  reconnect(): Link;
+  reconnect(): Promise<Link>;
   stop(): void;
 }
 
@@ -163,14 +185,14 @@ export async function startQemuDevice(trusted: KeyObject, opts: { flashFile?: st
     rmSync(dir, { recursive: true, force: true });
     throw new CommandError(e.message);
   });
-  let link = openTty(pts);
+  let link = await openTty(pts);
   return {
     get link() {
       return link;
     },
-    reconnect() {
+    async reconnect() {
       link.close();
-      link = openTty(pts);
+      link = await openTty(pts);
       return link;
     },
     stop() {
@@ -336,7 +358,7 @@ export async function main(argv: string[]): Promise<number> {
     qemu = await startQemuDevice(v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY), { flashFile: target.flash });
     link = qemu.link;
   } else if (target.kind === 'serial') {
-    link = openTty(target.path, target.baud);
+    link = await openTty(target.path, target.baud);
   } else {
     const { loadPublicKey, DEFAULT_KEY } = await import('./pack.ts');
     const trusted: KeyObject = v.pubkey ? loadPublicKey(v.pubkey) : loadPublicKey(v.key ?? DEFAULT_KEY);
@@ -344,13 +366,23 @@ export async function main(argv: string[]): Promise<number> {
     serveDevice(newFlash(), pair.device, { trusted });
     link = pair.host;
   }
+  // A progress bar with bytes and rate on a terminal (cli-progress); nothing for scripts (--json).
+  const bar = v.json || !process.stderr.isTTY ? null : new cliProgress.SingleBar({
+    format: ' {bar} {percentage}% | {value}/{total} bytes | {rate} KiB/s',
+    stream: process.stderr,
+    hideCursor: true,
+  }, cliProgress.Presets.shades_classic);
+  const started = performance.now();
   try {
     const r = await flashPackage(pkg, link, {
       timeoutMs,
       boot: !v['no-boot'],
-      onProgress: v.json || !process.stderr.isTTY ? undefined : (w, t) => process.stderr.write(`\r${w} / ${t} bytes`),
+      onProgress: bar ? (w, t) => {
+        if (!bar.getTotal()) bar.start(t, 0, { rate: '0' });
+        bar.update(w, { rate: (w / 1024 / Math.max(0.001, (performance.now() - started) / 1000)).toFixed(1) });
+      } : undefined,
     });
-    if (!v.json && process.stderr.isTTY) process.stderr.write('\n');
+    bar?.stop();
     const slots = r.info.slots.map((s, k) => `${'AB'[k]} ${SLOT_STATE_NAMES[s.state]}`).join(', ');
     if (v.json) jsonLine({ ...r, info: { ...r.info, slots: r.info.slots.map((s) => ({ ...s, state: SLOT_STATE_NAMES[s.state] })) } });
     else {
@@ -361,6 +393,7 @@ export async function main(argv: string[]): Promise<number> {
     if (r.booted?.rolledBack) throw new CommandError(`the new image did not boot: ${r.booted.message}`);
     return 0;
   } catch (e) {
+    bar?.stop();
     if (e instanceof FlashError) throw new CommandError(e.message);
     throw e;
   } finally {
@@ -385,28 +418,34 @@ export async function benchmark(): Promise<Record<string, number | string>> {
     'flash sim:// KiB/s (in-process link)': (pkg.length / 1024 / r.seconds).toFixed(0),
     'flash over 115200 baud, s (wire time estimate)': ((pkg.length * 1.01 * 10) / 115200).toFixed(1),
   };
-  // The same transfer through a pseudo-terminal pair (serial://), when socat is installed.
+  // The same transfer through a pseudo-terminal pair (serial://, the code path of a real port), the
+  // device side paced like a UART at 115200 and at 921600 baud (8N1: 10 bits per byte).
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'rover-flash-bench-'));
-  try {
-    const pty = await ptyPair(join(dir, 'dev'), join(dir, 'host'));
-    const dev = openTty(join(dir, 'dev'));
-    const host = openTty(join(dir, 'host'));
+  for (const [baud, size] of [[115200, 32 * 1024], [921600, 128 * 1024]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'rover-flash-bench-'));
     try {
-      serveDevice(newFlash(), dev, { trusted: createPublicKey(key), bootCheck: () => null });
-      const p = await flashPackage(pkg, host, { boot: false });
-      out['flash serial:// over a pty, KiB/s'] = (pkg.length / 1024 / p.seconds).toFixed(0);
+      const pty = await ptyPair(join(dir, 'dev'), join(dir, 'host'));
+      const dev = pacedLink(await openTty(join(dir, 'dev'), baud), baud);
+      const host = await openTty(join(dir, 'host'), baud);
+      try {
+        const part = writePackage([{ path: 'blob', data: data.subarray(0, size) }], { board: 'bench', rig: 'bench' }, key);
+        serveDevice(newFlash(), dev, { trusted: createPublicKey(key), bootCheck: () => null });
+        const p = await flashPackage(part, host, { boot: false, timeoutMs: 10_000 });
+        const kib = part.length / 1024 / p.seconds;
+        out[`flash serial:// pty at ${baud} baud, KiB/s`] = kib.toFixed(1);
+        out[`flash serial:// pty at ${baud} baud, % of the wire (${(baud / 10 / 1024).toFixed(1)} KiB/s)`] = ((100 * kib * 1024) / (baud / 10)).toFixed(0);
+      } finally {
+        host.close();
+        dev.close();
+        pty.stop();
+      }
+    } catch (e) {
+      out[`flash serial:// pty at ${baud} baud`] = `not measured: ${(e as Error).message}`;
     } finally {
-      host.close();
-      dev.close();
-      pty.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
-  } catch (e) {
-    out['flash serial:// over a pty'] = `not measured: ${(e as Error).message}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
   // The C bootloader under QEMU (its UART model, not the protocol, sets the pace).
   try {

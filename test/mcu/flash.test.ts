@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { encodeFrame, Decoder, Msg, SlotState, crc32, type Frame } from '../../boards/flash/protocol.ts';
 import { newFlash, bootSimulated } from '../../boards/flash/device.ts';
 import { writePackage } from '../../boards/flash/package.ts';
-import { flashPackage, linkPair, serveDevice, FlashError, openTty, ptyPair, main } from '../../tools/flash.ts';
+import { flashPackage, linkPair, serveDevice, FlashError, openTty, pacedLink, ptyPair, main } from '../../tools/flash.ts';
 import { ROOT } from '../../tools/build-target.ts';
 import { CommandError, UsageError } from '../../tools/cli.ts';
 
@@ -153,14 +153,17 @@ f('serial:// over a pseudo-terminal pair (socat), and the command line', async (
   if (!socat) throw new Error('socat not installed (CI installs it: .ci/run)');
   const dir = mkdtempSync(join(tmpdir(), 'rover-flash-'));
   const pty = await ptyPair(join(dir, 'device'), join(dir, 'host'));
-  const devLink = openTty(join(dir, 'device'));
-  const hostLink = openTty(join(dir, 'host'), 115200);
+  // The device side paced like a UART at 921600 baud: the transfer cannot beat the wire.
+  const devLink = pacedLink(await openTty(join(dir, 'device'), 921600), 921600);
+  const hostLink = await openTty(join(dir, 'host'), 921600);
   try {
     const flash = newFlash();
     serveDevice(flash, devLink, { trusted });
     const r = await flashPackage(good, hostLink, { timeoutMs: 2000, maxRetries: 3 });
     assert.is(r.booted?.active, 'A');
     assert.ok(Buffer.compare(flash.slots[0].data.subarray(0, good.length), good) === 0);
+    const wireSeconds = (good.length * 10) / 921600;
+    assert.ok(r.seconds >= wireSeconds * 0.95, `${good.length} bytes in ${r.seconds.toFixed(3)} s: faster than 921600 baud allows (${wireSeconds.toFixed(3)} s)`);
   } finally {
     hostLink.close();
     devLink.close();
