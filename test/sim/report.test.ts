@@ -9,6 +9,8 @@ import { chromium } from 'playwright-core';
 import { renderReport, type RunRecord } from '../../sim/report.ts';
 import { RtRun } from '../../sim/rt-run.ts';
 import { sampleTimeUs } from '../../hlcore/intercore/frame.ts';
+import { runSimulation } from '../../sim/rover-sim.ts';
+import { loadScenario } from '../../sim/scenario.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const r = suite('report.html in headless Chromium');
@@ -42,45 +44,68 @@ function record(): RunRecord {
   };
 }
 
-r('charts render with data, no console errors, no network', async () => {
-  assert.ok(existsSync(CHROMIUM), 'Debian chromium is installed (.ci/run installs it)');
-  const dir = mkdtempSync(join(tmpdir(), 'report-'));
-  const file = join(dir, 'report.html');
-  writeFileSync(file, renderReport(record()));
+async function openInChromium(file: string) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (q) => !q.url().startsWith('file:') && requests.push(q.url()));
+  await page.goto('file://' + file);
+  await page.waitForSelector('body[data-rendered="yes"]', { timeout: 20000 });
+  const charts = await page.$$eval('canvas', (cs) => cs.map((c) => {
+    const ctx = (c as HTMLCanvasElement).getContext('2d')!;
+    const { width, height } = c as HTMLCanvasElement;
+    const px = ctx.getImageData(0, 0, width, height).data;
+    let ink = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i] > 0) ink++;
+    return { width, ink };
+  }));
+  return { browser, page, errors, requests, charts };
+}
+
+r('the report of a real rover sim run renders with data', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'report-sim-'));
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (q) => !q.url().startsWith('file:') && requests.push(q.url()));
-    await page.goto('file://' + file);
-    await page.waitForSelector('body[data-rendered="yes"]', { timeout: 20000 });
-    const charts = await page.$$eval('canvas', (cs) => cs.map((c) => {
-      const ctx = (c as HTMLCanvasElement).getContext('2d')!;
-      const { width, height } = c as HTMLCanvasElement;
-      const px = ctx.getImageData(0, 0, width, height).data;
-      let ink = 0;
-      for (let i = 3; i < px.length; i += 4) if (px[i] > 0) ink++;
-      return { width, ink };
-    }));
+    const res = await runSimulation({ scenario: loadScenario('default'), durationS: 150, outDir: dir, vcdSeconds: 10 });
+    const { browser, page, errors, requests, charts } = await openInChromium(res.files.report);
+    try {
+      assert.is(charts.length, 4);
+      for (const c of charts) assert.ok(c.width > 100 && c.ink > 500, `a chart with ink: ${JSON.stringify(c)}`);
+      assert.equal(errors, []);
+      assert.equal(requests, []);
+      assert.match((await page.textContent('#accounting')) ?? '', new RegExp(`readings taken ${res.accounting.taken} = stored in the hub ${res.accounting.stored} \\+ dropped 0`));
+      assert.match((await page.textContent('#timeline')) ?? '', /connected to the hub/);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+r('charts render with data, no console errors, no network; text is escaped', async () => {
+  assert.ok(existsSync(CHROMIUM), 'Debian chromium is installed (.ci/run installs it)');
+  const dir = mkdtempSync(join(tmpdir(), 'report-'));
+  const file = join(dir, 'report.html');
+  writeFileSync(file, renderReport(record()));
+  const { browser, page, errors, requests, charts } = await openInChromium(file);
+  try {
     assert.is(charts.length, 4, 'four charts');
     for (const c of charts) assert.ok(c.width > 100 && c.ink > 500, `a chart with ink: ${JSON.stringify(c)}`);
     assert.equal(errors, []);
     assert.equal(requests, []);
-    const title = await page.title();
-    assert.is(title, 'rover sim test <report>', 'text is escaped, not markup');
-    assert.match(await page.textContent('#accounting') ?? '', /balanced/);
-    assert.match(await page.textContent('#expectations') ?? '', /FAIL/);
+    assert.is(await page.title(), 'rover sim test <report>', 'text is escaped, not markup');
+    assert.match((await page.textContent('#accounting')) ?? '', /balanced/);
+    assert.match((await page.textContent('#expectations')) ?? '', /FAIL/);
   } finally {
     await browser.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
 
 r.run();
