@@ -315,7 +315,7 @@ export class Device {
           this.log(`provisioned: hub ${assignment.assignedHub}`);
         }
         hubHost = assignment.assignedHub;
-        endpoint = this.o.cloud.hub?.(hubHost) ?? { host: hubHost, port: 8883, ca: this.o.cloud.dps.ca };
+        endpoint = this.o.cloud.hub?.(hubHost) ?? hubEndpoint(hubHost, this.o.cloud.dps.ca);
       }
       stage = 'hub';
       const session = await HubSession.open({ link: this.o.link, clock: this.o.clock, endpoint, creds, hubHost, deviceId: this.o.deviceId, modelId: MODEL_ID });
@@ -615,4 +615,10 @@ export class Device {
       respond(504, { error: `RT core did not answer: ${(e as Error).message}` });
     }
   }
+}
+
+/** An assigned hub name as DPS returns it, `host` or `host:port` (default port 8883, azure-iot-protocols.md). */
+export function hubEndpoint(assignedHub: string, ca?: string | string[]): TlsEndpoint {
+  const m = /^(.*):(\d+)$/.exec(assignedHub);
+  return { host: m ? m[1] : assignedHub, port: m ? Number(m[2]) : 8883, ca };
 }

@@ -15,6 +15,8 @@ import { RelyingParty } from '../../sim/cloud/relying-party.ts';
 import { MemorySecureStore } from '../../sim/secure-store.ts';
 import { SimulatedNetwork } from '../../sim/network.ts';
 import { SimulatedAccessPoint, SimulatedRadio } from '../../sim/wifi-ap.ts';
+import { startCloud, type Cloud } from '../../sim/cloud/cloud.ts';
+import type { CloudEndpoints } from '../../hlcore/device.ts';
 import { FakeRt } from './_rt.ts';
 import { serverTls, TestCloud, type ServerTls } from './_hub.ts';
 
@@ -45,6 +47,9 @@ export class Rig {
   rp!: RelyingParty;
   tls!: ServerTls;
   cloud!: TestCloud;
+  /** the project's IoT Hub + DPS emulator (sim/cloud/cloud.ts), when initEmulator() was used */
+  emu: Cloud | null = null;
+  endpoints!: CloudEndpoints;
   rt!: FakeRt;
   ap!: SimulatedAccessPoint;
   radio!: SimulatedRadio;
@@ -73,6 +78,26 @@ export class Rig {
     this.tls = await serverTls();
     this.cloud = new TestCloud(this.tls, this.rp);
     await this.cloud.start();
+    this.endpoints = {
+      dps: { host: '127.0.0.1', port: this.cloud.port, ca: this.tls.caPem },
+      idScope: '0ne00TEST',
+      hub: () => ({ host: '127.0.0.1', port: this.cloud.port, ca: this.tls.caPem }),
+    };
+    return this.initDevice();
+  }
+
+  /** The same rig against the project's emulator: its Security Service, relying party, DPS and hub. */
+  async initEmulator(): Promise<this> {
+    this.emu = await startCloud({ stateDir: join(this.dir, 'state'), clock: this.clock, port: 0, dpsRetryAfterSeconds: 2 });
+    await this.emu.enrollActiveCa();
+    this.svc = this.emu.securityService;
+    this.rp = this.emu.relyingParty;
+    // DPS returns `127.0.0.1:<port>` as assignedHub: the Device's default endpoint mapping applies.
+    this.endpoints = { dps: { host: this.emu.host, port: this.emu.port, ca: this.emu.serverCaPem }, idScope: this.emu.idScope };
+    return this.initDevice();
+  }
+
+  private initDevice(): this {
     this.rt = new FakeRt(this.clock, this.opts.rt);
     this.ap = new SimulatedAccessPoint('rover-net', 'pa55word');
     this.radio = new SimulatedRadio(this.clock, [this.ap], 1500);
@@ -105,11 +130,7 @@ export class Rig {
       secureStore: this.store,
       storage: this.storage,
       ca: this.ca,
-      cloud: {
-        dps: { host: '127.0.0.1', port: this.cloud.port, ca: this.tls.caPem },
-        idScope: '0ne00TEST',
-        hub: () => ({ host: '127.0.0.1', port: this.cloud.port, ca: this.tls.caPem }),
-      },
+      cloud: this.endpoints,
       backoff: { baseMs: 1000, capMs: 60_000 },
       log: (l) => this.log.push(l),
       ...this.opts.device,
@@ -142,7 +163,8 @@ export class Rig {
   async close(): Promise<void> {
     this.device.stop();
     this.rt.stop();
-    await this.cloud.stop();
+    if (this.emu) await this.emu.close();
+    else await this.cloud.stop();
     try {
       this.storage.close();
     } catch {}
