@@ -217,7 +217,17 @@ export class Device {
 
   // ------------------------------------------------------------------ RT batches -> outbox
 
-  private onBatch(b: Batch): void {
+  /** Stores a batch; a rejected promise (insert failed) keeps it unacknowledged: the RT core resends it. */
+  private onBatch(b: Batch): void | Promise<void> {
+    try {
+      this.storeBatch(b);
+    } catch (e) {
+      this.log(`outbox insert failed: ${(e as Error).message}; batch ${b.seq} left with the RT core`);
+      return Promise.reject(e);
+    }
+  }
+
+  private storeBatch(b: Batch): void {
     this.rangers = b.rangers;
     this.lastBatch = b;
     const now = this.o.clock.now();
