@@ -76,10 +76,10 @@ export interface OutboxStorage {
 }
 
 export const DEFAULT_BOUNDS: OutboxBounds = {
-  // A 5 s batch of 2 rangers x 50 polls is ~6 KB of JSON: 20 000 rows cover > 27 hours offline,
-  // and 64 MB bounds the flash used whatever the batch size.
+  // A 5 s batch of 2 rangers x 50 polls is ~7.5 KB of JSON (perf/hlcore.ts): 20 000 rows are ~27 hours
+  // offline, and 160 MB (about as many rows of that size) bounds the flash used whatever the batch size.
   maxRows: 20_000,
-  maxBytes: 64 * 1024 * 1024,
+  maxBytes: 160 * 1024 * 1024,
 };
 
 export class OutboxClosedError extends Error {}
