@@ -22,7 +22,7 @@ import type { NetworkLink, TlsEndpoint } from './network.ts';
 import { Outbox, DEFAULT_BOUNDS, type OutboxBounds, type OutboxEntry, type OutboxStorage } from './outbox.ts';
 import { provision, type Assignment } from './dps-client.ts';
 import { HubSession } from './hub-client.ts';
-import { ConnectFailure, classify, type FailureKind } from './mqtt-connection.ts';
+import { ConnectFailure, classify, parseBag, type FailureKind } from './mqtt-connection.ts';
 import { COMMANDS, MODEL_ID, REPORTED, TELEMETRY, WRITABLE, writableAck, type WritableAck } from './pnp.ts';
 import { batchDigest, batchTelemetry, lastSampleUs } from './telemetry.ts';
 
@@ -342,6 +342,7 @@ export class Device {
       session.handlers = {
         desired: (patch, version) => this.queueDesired(patch, version, null),
         method: (name, payload, respond) => void this.command(name, payload, respond),
+        devicebound: (topic, payload) => this.offlineCommand(topic, payload),
         closed: (reason) => this.sessionClosed(session, reason),
       };
       void this.afterConnect(session);
@@ -455,6 +456,8 @@ export class Device {
       .then(
         (n) => {
           this.stats.published += n;
+          // Outbox figures in the `connection` property, at most once a minute while traffic flows.
+          if (n > 0 && this.o.clock.now() - this.lastConnectionReport >= 60_000) this.report({ [REPORTED.connection]: this.diagnostics() });
         },
         (err) => this.log(`drain stopped: ${(err as Error).message}`),
       );
@@ -471,7 +474,10 @@ export class Device {
     });
   }
 
+  private lastConnectionReport = -Infinity;
+
   private report(patch: Record<string, unknown>): void {
+    if (REPORTED.connection in patch) this.lastConnectionReport = this.o.clock.now();
     Object.assign(this.pendingReported, patch);
     if (this.session?.open) void this.flushReported();
   }
@@ -594,6 +600,23 @@ export class Device {
   }
 
   // ------------------------------------------------------------------ commands
+
+  /**
+   * azure-iot-protocols.md, "IoT Central commands": offline commands arrive as cloud-to-device
+   * messages with a `method-name` property; they run like direct methods, with no one to answer.
+   */
+  private offlineCommand(topic: string, payload: Buffer): void {
+    const bag = parseBag(topic.slice(topic.indexOf('/devicebound/') + '/devicebound/'.length));
+    const name = bag['method-name'];
+    if (!name) return;
+    let body: unknown = null;
+    try {
+      body = payload.length ? JSON.parse(payload.toString('utf8')) : null;
+    } catch {
+      body = payload.toString('utf8');
+    }
+    void this.command(name, body, (status, result) => this.log(`offline command ${name}: ${status} ${JSON.stringify(result)}`));
+  }
 
   private async command(name: string, payload: unknown, respond: (status: number, body: unknown) => void): Promise<void> {
     this.stats.commands++;

@@ -47,6 +47,11 @@ em('DPS, hub, telemetry, properties and commands through the emulator; every rea
     await rig.until(() => pc !== null, 'sensorPowerCycle result');
     assert.equal(pc, { status: 200, payload: { ranger: 0, code: 0 } });
 
+    // IoT Central offline command: a cloud-to-device message with a `method-name` property.
+    emu.hub.sendC2D('rover-7', '1', { 'method-name': 'sensorPowerCycle' });
+    await rig.until(() => rig.rt.powerCycles.length === 2, 'offline command executed');
+    assert.equal(rig.rt.powerCycles, [0, 1]);
+
     // Everything the RT core produced is in the emulator's store, once per message id.
     await rig.until(() => rig.rt.unacked.size === 0 && rig.storage.counters().rows === 0, 'all sent', { stepMs: 250 });
     const seen = new Map<string, number>();
