@@ -10,6 +10,13 @@
 // exponential backoff with jitter, forever. An auth refusal renews the certificate (rate-limited)
 // and provisions again: after a tenant CA rollover the device keeps buffering and recovers by itself
 // once the relying party registers the new CA (tenant-ca.md, "What goes wrong").
+//
+// Use (the simulator passes simulated parts, a deployment real ones):
+//   const device = new Device({ clock, random: seededRandom(seed), deviceId, firmwareVersion,
+//     intercore /* IntercoreChannel: board.mailbox.port */, radio /* WifiRadio */, networks,
+//     link /* NetworkLink */, secureStore, storage: new SqliteStorage(path), ca /* CertificateAuthorityClient */,
+//     cloud: { dps: { host, port, ca }, idScope } });
+//   await device.start();   ...   device.stop();
 import type { Clock } from './clock.ts';
 import type { Random } from './random.ts';
 import { Backoff } from './backoff.ts';
@@ -521,8 +528,10 @@ export class Device {
     const wanted = new Map<string, unknown>();
     for (const name of Object.values(WRITABLE)) {
       if (!(name in desired) || desired[name] === null) continue; // null deletes the property: nothing to apply
-      const prev = reported?.[name] as { av?: number } | undefined;
-      if (reported && prev?.av === version) continue;
+      const prev = reported?.[name] as { av?: number; ac?: number; value?: unknown } | undefined;
+      if (reported && prev?.av === version) continue; // acknowledged already
+      // The twin's $version moves with every desired change: a value already applied is not re-applied.
+      if (reported && prev?.ac === 200 && JSON.stringify(prev.value) === JSON.stringify(desired[name])) continue;
       wanted.set(name, desired[name]);
     }
     if (wanted.size === 0) return;

@@ -20,6 +20,12 @@ import { Rig } from './_util.ts';
 const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
 const mq = suite('hlcore interop with mosquitto');
 
+/** Real-time guard: a connect that neither succeeds nor fails must fail the test, not hang it. */
+function withTimeout<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = connect(port, '127.0.0.1');
@@ -123,7 +129,7 @@ mq('telemetry through Mosquitto over TLS with client certificates; broker killed
     await ident.ensureCertificate();
     const received: { topic: string; body: any }[] = [];
     const connectBackend = async () => {
-      const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { ...ident.tlsCredentials(), ca: rig.tls.caPem, clientId: 'backend', protocolVersion: 4, reconnectPeriod: 0, clean: true });
+      const c = await withTimeout(10_000, 'backend connect', mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { ...ident.tlsCredentials(), ca: rig.tls.caPem, clientId: 'backend', protocolVersion: 4, reconnectPeriod: 0, clean: true }));
       await c.subscribeAsync({ 'devices/+/messages/events/#': { qos: 1 }, '$iothub/twin/GET/#': { qos: 0 }, '$iothub/twin/PATCH/properties/reported/#': { qos: 0 } });
       let version = 1;
       c.on('message', (topic, payload) => {
