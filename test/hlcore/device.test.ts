@@ -188,6 +188,8 @@ e2e('outages: broker down 10 simulated minutes, HL killed mid-outage and restart
     await rig.until(() => rig.storage.counters().rows === 0 && rig.rt.unacked.size === 0, 'all acknowledged and sent', { stepMs: 250 });
 
     assertAllStoredOnce(rig);
+    assert.is(rig.caCalls, 1, 'the restarted HL core reused the key and certificate from the secure store');
+    assert.ok(!rig.log.join('\n').includes('PRIVATE KEY'), 'no key material in the diagnostics');
     // The failures were reported: events through the outbox, and the `connection` property.
     const events = rig.cloud.telemetry.filter((t) => t.body[TELEMETRY.connectionFailure]).map((t) => t.body.connectionFailure.kind);
     assert.ok(events.includes('broker-unreachable') && events.includes('network-down'), `events: ${[...new Set(events)].join(', ')}`);
