@@ -95,9 +95,21 @@ export interface Sizes {
 
 export class TargetBuildError extends Error {}
 
+/** A program from the system's PATH, never from node_modules/.bin: under `npm test` npm puts
+ *  node_modules/.bin first, and the npm `wabt` package (a test dependency) ships a wasm2c of another
+ *  version whose C needs another wasm-rt.h. */
+export function systemTool(cmd: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir || dir.includes('node_modules')) continue;
+    const f = join(dir, cmd);
+    if (existsSync(f)) return f;
+  }
+  return cmd; // not found: the call reports ENOENT with the package to install
+}
+
 async function tool(cmd: string, args: string[], cwd?: string): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, maxBuffer: 64 << 20 });
+    const { stdout } = await run(systemTool(cmd), args, { cwd, maxBuffer: 64 << 20 });
     return stdout;
   } catch (e: any) {
     if (e.code === 'ENOENT') {
@@ -111,13 +123,8 @@ async function tool(cmd: string, args: string[], cwd?: string): Promise<string> 
 /** wasm-rt.h of the installed wabt: the generated C must be compiled against its own version. */
 async function wasmRtHeader(): Promise<string> {
   const candidates = ['/usr/include/wasm-rt.h', '/usr/local/include/wasm-rt.h'];
-  try {
-    const { stdout } = await run('sh', ['-c', 'command -v wasm2c']);
-    const bin = stdout.trim();
-    if (bin) candidates.unshift(join(dirname(bin), '..', 'include', 'wasm-rt.h'), join(dirname(bin), '..', 'share', 'wabt', 'wasm2c', 'wasm-rt.h'));
-  } catch {
-    /* reported by the wasm2c call */
-  }
+  const bin = systemTool('wasm2c');
+  if (bin !== 'wasm2c') candidates.unshift(join(dirname(bin), '..', 'include', 'wasm-rt.h'), join(dirname(bin), '..', 'share', 'wabt', 'wasm2c', 'wasm-rt.h'));
   const f = candidates.find(existsSync);
   if (!f) throw new TargetBuildError('wasm-rt.h (from wabt) not found beside wasm2c');
   return f;

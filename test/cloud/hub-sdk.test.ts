@@ -160,7 +160,14 @@ s('twin: GET, reported patch (version 2), desired update pushed with its $versio
 s('direct method round trip: the SDK handler answers, the service gets status and payload', async () => {
   const reg = await call({ op: 'onMethod', name: 'setRange', status: 200, response: { applied: true, maxCm: 400 } });
   assert.ok(reg.ok, reg.error);
-  const res = await guard(tc.cloud.hub.invokeMethod(DEVICE, 'setRange', { maxCm: 400 }, 10_000), 15_000, 'method answer');
+  // The SDK subscribes to $iothub/methods/POST/# lazily, after onDeviceMethod returns
+  // (azure-iot-protocols.md, "subscribes lazily"): until its SUBSCRIBE lands the hub answers 404.
+  // Wait for that real network event (bounded), then invoke.
+  let res = await tc.cloud.hub.invokeMethod(DEVICE, 'setRange', { maxCm: 400 }, 10_000);
+  for (let i = 0; i < 250 && res.status === 404; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    res = await guard(tc.cloud.hub.invokeMethod(DEVICE, 'setRange', { maxCm: 400 }, 10_000), 15_000, 'method answer');
+  }
   assert.equal(res, { status: 200, payload: { applied: true, maxCm: 400 } });
   const seen = await sdkEvent((e) => e.event === 'method', 'method at the SDK');
   assert.is(seen.name, 'setRange');
