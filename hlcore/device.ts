@@ -130,7 +130,7 @@ export class Device {
   private pendingReported: Record<string, unknown> = {};
   private flushing: Promise<void> | null = null;
   private desiredQueue: Promise<void> = Promise.resolve();
-  readonly stats = { batchesStored: 0, batchDuplicates: 0, published: 0, desiredHandled: 0, commands: 0 };
+  readonly stats = { batchesStored: 0, batchDuplicates: 0, published: 0, desiredHandled: 0, commands: 0, badInput: 0 };
 
   constructor(readonly o: DeviceOptions) {
     this.wifi = new WifiManager({ clock: o.clock, random: o.random, radio: o.radio, networks: o.networks });
@@ -335,7 +335,23 @@ export class Device {
         endpoint = this.o.cloud.hub?.(hubHost) ?? hubEndpoint(hubHost, this.o.cloud.dps.ca);
       }
       stage = 'hub';
-      const session = await HubSession.open({ link: this.o.link, clock: this.o.clock, endpoint, creds, hubHost, deviceId: this.o.deviceId, modelId: MODEL_ID });
+      // Handlers are in place before the subscriptions: a method or desired patch that arrives right
+      // after SUBACK (or queued in the persistent session, clean=false) must not meet "no handler".
+      let opened: HubSession | null = null;
+      const session = await HubSession.open({
+        link: this.o.link, clock: this.o.clock, endpoint, creds, hubHost, deviceId: this.o.deviceId, modelId: MODEL_ID,
+        handlers: {
+          desired: (patch, version) => this.queueDesired(patch, version, null),
+          method: (name, payload, respond) => void this.command(name, payload, respond),
+          devicebound: (topic, payload) => this.offlineCommand(topic, payload),
+          badInput: (reason) => {
+            this.stats.badInput++;
+            this.log(`refused from the hub: ${reason}`);
+          },
+          closed: (reason) => opened && this.sessionClosed(opened, reason),
+        },
+      });
+      opened = session;
       if (this.stopped) {
         session.close();
         return;
@@ -346,12 +362,6 @@ export class Device {
       this.unknownIssuer = undefined;
       this.state = 'connected';
       this.log(`connected to ${hubHost}`);
-      session.handlers = {
-        desired: (patch, version) => this.queueDesired(patch, version, null),
-        method: (name, payload, respond) => void this.command(name, payload, respond),
-        devicebound: (topic, payload) => this.offlineCommand(topic, payload),
-        closed: (reason) => this.sessionClosed(session, reason),
-      };
       void this.afterConnect(session);
     } catch (e) {
       this.failed(stage, classify(e));

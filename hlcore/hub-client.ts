@@ -37,6 +37,8 @@ export interface HubOptions {
   /** reply / PUBACK timeout on the Clock (default 60 s) */
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** set before subscribing, so nothing that arrives early meets an empty handler table */
+  handlers?: HubHandlers;
 }
 
 export interface Twin {
@@ -48,6 +50,8 @@ export interface HubHandlers {
   desired?(patch: Record<string, unknown>, version: number): void;
   method?(name: string, payload: unknown, respond: (status: number, body: unknown) => void): void;
   devicebound?(topic: string, payload: Buffer): void;
+  /** a message from the hub that could not be used (not JSON, wrong shape): one line saying why */
+  badInput?(reason: string): void;
   /** exactly once, when the session ends for any reason (null: we closed it) */
   closed?(reason: string | null): void;
 }
@@ -88,6 +92,7 @@ export class HubSession {
       connectTimeoutMs: o.connectTimeoutMs,
     });
     const s = new HubSession(client, o);
+    if (o.handlers) s.handlers = o.handlers;
     // QoS as the Node SDK: twin and methods at 0, devicebound at 1 (azure-iot-protocols.md).
     const subs: Record<string, { qos: 0 | 1 }> = {
       [TOPIC.twinRes]: { qos: 0 },
@@ -148,7 +153,12 @@ export class HubSession {
     m = DESIRED.exec(topic);
     if (m) {
       const patch = parseJson(payload) as Record<string, unknown> | null;
-      if (!patch || typeof patch !== 'object') return;
+      if (!patch || typeof patch !== 'object' || Array.isArray(patch)) {
+        // azure-iot-protocols.md: the desired patch body is a JSON object with "$version". Anything
+        // else cannot be applied or acknowledged (no version to acknowledge): report it, keep going.
+        this.handlers.badInput?.(`desired patch on ${topic.slice(0, 100)} is not a JSON object (${payload.length} bytes)`);
+        return;
+      }
       const version = Number(patch['$version'] ?? parseBag(m[1])['$version']);
       this.handlers.desired?.(patch, version);
       return;
@@ -164,6 +174,10 @@ export class HubSession {
         this.client.publish(TOPIC.methodRes(status, rid), JSON.stringify(body ?? null), { qos: 0 });
       };
       if (!this.handlers.method) return respond(501, { error: `no handler for method ${name}` });
+      if (payload.toString('utf8').trim() !== '' && parseJson(payload) === null && payload.toString('utf8').trim() !== 'null') {
+        this.handlers.badInput?.(`method ${name}: payload is not valid JSON`);
+        return respond(400, { error: `method ${name}: payload is not valid JSON` });
+      }
       this.handlers.method(name, parseJson(payload), respond);
       return;
     }

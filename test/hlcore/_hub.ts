@@ -233,6 +233,13 @@ export class TestCloud {
     return rid;
   }
 
+  /** Publishes raw bytes to a connected device (bad-input tests). */
+  sendRaw(deviceId: string, topic: string, body: string | Buffer): void {
+    const c = this.hubConn(deviceId);
+    if (!c) throw new Error(`${deviceId} is not connected`);
+    this.send(c, topic, body);
+  }
+
   isConnected(deviceId: string): boolean {
     return this.hubConn(deviceId) !== undefined;
   }

@@ -137,6 +137,28 @@ e2e('provisioning, telemetry, writable properties (200 and 400), commands — to
   }
 });
 
+e2e('bad input from the hub: a non-JSON desired patch and a method with invalid JSON are refused with a reason, no crash', async () => {
+  const rig = await new Rig().init();
+  try {
+    await rig.device.start();
+    await rig.until(() => rig.device.connected, 'hub session up');
+    rig.cloud.sendRaw('rover-7', '$iothub/twin/PATCH/properties/desired/?$version=9', '{"pollPeriodMs": 200');
+    rig.cloud.sendRaw('rover-7', '$iothub/twin/PATCH/properties/desired/?$version=10', '[1,2]');
+    rig.cloud.sendRaw('rover-7', '$iothub/methods/POST/sensorPowerCycle/?$rid=bad1', '{ranger: 1}');
+    await rig.until(() => rig.cloud.methodReplies.has('bad1'), 'reply to the bad method');
+    assert.equal(rig.cloud.methodReplies.get('bad1'), { status: 400, body: { error: 'method sensorPowerCycle: payload is not valid JSON' } });
+    await rig.until(() => rig.device.stats.badInput >= 3, 'three refusals counted');
+    assert.is(rig.cloud.reported.pollPeriodMs, undefined, 'nothing applied or acknowledged');
+    // Still working: a good command right after.
+    const ok = rig.cloud.invoke('rover-7', 'sensorPowerCycle', 1);
+    await rig.until(() => rig.cloud.methodReplies.has(ok), 'good command');
+    assert.is(rig.cloud.methodReplies.get(ok)!.status, 200);
+    assert.ok(rig.device.connected);
+  } finally {
+    await rig.close();
+  }
+});
+
 e2e('desired properties set while offline are applied from the twin at connect, once', async () => {
   const rig = await new Rig().init();
   try {
