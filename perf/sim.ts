@@ -36,6 +36,10 @@ export async function run(): Promise<Record<string, number | string>> {
     out['sim.default1h.simSecondsPerWallSecond'] = Math.round(r.simSeconds / r.wallSeconds);
     out['sim.default1h.wallSeconds'] = +r.wallSeconds.toFixed(2);
     out['sim.default1h.readingsTakenStored'] = `${r.accounting.taken}/${r.accounting.stored}`;
+    // Batch frame out of the RT core -> hlcore -> outbox -> MQTT/TLS -> broker -> SQLite row, wall clock
+    // (includes the profiler's overhead; the run without it is below).
+    out['sim.default1h.frameToRowMs.median(profiled)'] = r.wallLatencyMs.median;
+    out['sim.default1h.frameToRowMs.p99(profiled)'] = r.wallLatencyMs.p99;
     // Self time per node = its hit count x interval; split by file.
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
     const counts = new Map<number, number>();
@@ -50,6 +54,11 @@ export async function run(): Promise<Record<string, number | string>> {
       total += c;
     }
     for (const [b, c] of [...shares].sort((x, y) => y[1] - x[1])) out[`sim.default1h.share.${b}`] = `${((100 * c) / total).toFixed(1)}%`;
+    const plain = await runSimulation({ scenario: loadScenario('default'), outDir: join(dir, 'plain') });
+    out['sim.default10m.simSecondsPerWallSecond'] = Math.round(plain.simSeconds / plain.wallSeconds);
+    out['sim.default10m.frameToRowMs.median'] = plain.wallLatencyMs.median;
+    out['sim.default10m.frameToRowMs.p99'] = plain.wallLatencyMs.p99;
+    out['sim.default10m.frameToRowMs.batches'] = plain.wallLatencyMs.n;
     if (!process.argv.includes('--skip-rollover')) {
       const c = await runSimulation({ scenario: loadScenario('ca-rollover'), outDir: join(dir, 'rollover') });
       out['sim.caRollover.wallSeconds'] = +c.wallSeconds.toFixed(1);

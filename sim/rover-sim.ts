@@ -74,6 +74,8 @@ export interface SimResult {
   files: { report: string; vcd: string; telemetry: string };
   /** wall time by part: firmware+board (board.run), network settling (hlcore + broker + TLS), rest */
   wallShares: Record<string, number>;
+  /** wall-clock ms from a batch frame leaving the RT core to its row in the hub's store */
+  wallLatencyMs: { median: number; p99: number; n: number };
   ok: boolean;
 }
 
@@ -190,6 +192,9 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
 
   // What the RT core produced (the accounting's "taken"): every BATCH leaving the RT side.
   const produced = new Map<string, { samples: number; closedAt: number; batch: Batch }>();
+  /** Wall-clock latency from a batch frame leaving the RT core to its row in the hub (benchmark). */
+  const producedWall = new Map<string, number>();
+  const wallLatencyMs: number[] = [];
   const ring = board.mailbox;
   const rtSend = ring.rtSend.bind(ring);
   ring.rtSend = (msg) => {
@@ -198,7 +203,10 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
       try {
         const b = decodeBatch(parseFrame(msg.subarray(20)));
         const id = batchId(b);
-        if (!produced.has(id)) produced.set(id, { samples: b.polls * b.rangers, closedAt: at(), batch: b });
+        if (!produced.has(id)) {
+          produced.set(id, { samples: b.polls * b.rangers, closedAt: at(), batch: b });
+          producedWall.set(id, performance.now());
+        }
       } catch {
         /* a corrupted frame is the HL side's problem */
       }
@@ -411,7 +419,13 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
       const ss = body?.samples;
       if (Array.isArray(ss) && ss.length) {
         storedReadings += ss.length;
-        storedIdsLive.add(`${ss[0].us}-${body.batchSeq}`);
+        const id = `${ss[0].us}-${body.batchSeq}`;
+        storedIdsLive.add(id);
+        const t0 = producedWall.get(id);
+        if (t0 !== undefined) {
+          wallLatencyMs.push(performance.now() - t0);
+          producedWall.delete(id);
+        }
       }
     } catch {
       /* not a batch */
@@ -496,6 +510,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
       refusals,
       files,
       wallShares: { board: boardWall / 1000, network: settleWall / 1000, other: wallSeconds - (boardWall + settleWall) / 1000 },
+      wallLatencyMs: quantiles(wallLatencyMs),
       ok: expectations.every((e) => e.pass),
     };
   } finally {
@@ -535,6 +550,12 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     }
     return { ids, byMid, samples, duplicateRows };
   }
+}
+
+function quantiles(xs: number[]): { median: number; p99: number; n: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN);
+  return { median: +q(0.5).toFixed(2), p99: +q(0.99).toFixed(2), n: s.length };
 }
 
 function lastCounters(produced: Map<string, { batch: Batch }>): Record<string, number> {
