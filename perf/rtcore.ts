@@ -76,6 +76,9 @@ export async function run(): Promise<Record<string, number | string>> {
     'rtcore.readingsPerHour': inst.readings,
     'rtcore.halCallsPerSimSecond': Math.round(inst.stats.halCalls / HOUR),
     'rtcore.firmwareCyclesPerSimSecond': Math.round(inst.stats.codeCycles / HOUR),
+    // Per poll of one ranger (trigger, echo edges, timeout bookkeeping, its share of the batch and
+    // link work): all core cycles (code + HAL accesses + interrupt entry/exit) over the polls done.
+    'rtcore.coreCyclesPerPoll': Math.round((inst.stats.codeCycles + inst.stats.halCycles + inst.stats.irqCycles) / inst.readings),
     'rtcore.coreLoadPercent': +((100 * (inst.stats.codeCycles + inst.stats.halCycles + inst.stats.irqCycles)) / (HOUR * 197_600_000)).toFixed(3),
     // Whole run with the release binary: the same hour, but its busy-waits spin a different number
     // of times (time per HAL call is an average there), so compare wall time per HAL call.
