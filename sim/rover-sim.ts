@@ -184,7 +184,6 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     const deliver = port.onReceive!;
     port.onReceive = (p) => {
       activity = true;
-      tapFrame(p);
       deliver(p);
     };
     return d;
@@ -213,7 +212,6 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     }
     return r;
   };
-  const tapFrame = (_p: Uint8Array) => {};
 
   let device = makeDevice();
   board.boot();
@@ -280,7 +278,7 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
     'set-desired': (e) => {
       if (device.connected) link.expectInbound('$iothub/twin/PATCH/properties/desired/');
       const v = cloud.hub.setDesired(DEVICE_ID, e.patch as Record<string, unknown>);
-      desiredVersions.push({ patch: e.patch as Record<string, unknown>, version: v });
+      timeline.push({ t: at(), kind: 'operator', what: `desired $version ${v}: ${JSON.stringify(e.patch)}` });
     },
     'invoke-command': (e) => {
       if (device.connected) link.expectInbound('$iothub/methods/POST/');
@@ -296,7 +294,6 @@ export async function runSimulation(o: SimOptions): Promise<SimResult> {
   const noteRamLoss = () => {
     for (const id of produced.keys()) if (!storedIdsLive.has(id)) ramLost.add(id);
   };
-  const desiredVersions: { patch: Record<string, unknown>; version: number }[] = [];
   const pendingActions: Promise<void>[] = [];
   for (const e of sc.events) {
     m.at(Math.round(e.at * m.hz), () => {
