@@ -2,7 +2,7 @@
 // DESIGN.md contract 5). Every telemetry field, property and command name hlcore sends or accepts
 // comes from here; loading fails at once if a name hlcore uses is missing from the DTDL file.
 // Conventions: azure-iot-protocols.md, "IoT Plug and Play / DTDL v2".
-import { readFileSync } from 'node:fs';
+import dtdlJson from './rover.dtdl.json' with { type: 'json' };
 
 export interface DtdlEntry {
   '@type': string | string[];
@@ -21,7 +21,8 @@ export interface DtdlInterface {
 }
 
 export const DTDL_PATH = new URL('./rover.dtdl.json', import.meta.url);
-export const DTDL: DtdlInterface = JSON.parse(readFileSync(DTDL_PATH, 'utf8'));
+// Imported, not read at run time: the hlcore bundle (tools/pack.ts) carries the model inside it.
+export const DTDL: DtdlInterface = dtdlJson as unknown as DtdlInterface;
 
 /** The model ID sent in the DPS payload and the IoT Hub username (azure-iot-protocols.md). */
 export const MODEL_ID: string = DTDL['@id'];

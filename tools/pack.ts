@@ -2,7 +2,7 @@
 // rtcore.wasm), the hlcore bundle, and both app manifests generated from the board and rig data —
 // signed with ECDSA P-256. `rover pack --verify` checks a package. Format: mcu/PACKAGE.md.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -28,7 +28,7 @@ Builds the device image package (format: mcu/PACKAGE.md):
                             the rig's wiring; AllowedApplicationConnections = the HL app
   hlcore/app_manifest.json  Default; AllowedConnections (DPS, --hub), DeviceAuthentication (--tenant),
                             AllowedApplicationConnections = the RT app
-  hlcore/bundle.json        listing of the hlcore sources (placeholder: hlcore has no bundle yet)
+  hlcore/app.mjs            the hlcore bundle (esbuild of hlcore/app.ts; better-sqlite3 installed beside it)
 and signs it with ECDSA P-256 / SHA-256.
 
   --rig FILE     rig file or name in boards/rigs (default rover-hcsr04)
@@ -122,21 +122,26 @@ export function manifests(rigName: string | undefined, opts: { tenant?: string; 
   return { rt: rtManifest, hl: hlManifest, rig };
 }
 
-/** Placeholder for the hlcore bundle: the files it would hold, with sizes and hashes. */
-function hlcoreListing(): Uint8Array {
-  const files: { path: string; bytes: number; sha256: string }[] = [];
-  const walk = (dir: string) => {
-    for (const f of readdirSync(dir).sort()) {
-      const p = join(dir, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else {
-        const data = readFileSync(p);
-        files.push({ path: relative(ROOT, p), bytes: data.length, sha256: sha256(data) });
-      }
-    }
-  };
-  walk(join(ROOT, 'hlcore'));
-  return Buffer.from(JSON.stringify({ placeholder: true, note: 'hlcore has no deployable bundle yet: this lists the sources it will be built from', files }, null, 1) + '\n');
+/** The hlcore bundle: hlcore/app.ts and everything it imports in one ES module (esbuild), for Node
+ *  on the high-level core. better-sqlite3 stays outside: it is a native addon, installed beside the
+ *  bundle for the device's architecture. */
+export async function hlcoreBundle(): Promise<Uint8Array> {
+  const esbuild = await import('esbuild');
+  const r = await esbuild.build({
+    entryPoints: [join(ROOT, 'hlcore', 'app.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    external: ['better-sqlite3'],
+    write: false,
+    legalComments: 'none',
+    minify: true,
+    logLevel: 'silent',
+    // CommonJS dependencies (MQTT.js's own) call require(): give the ES module one.
+    banner: { js: "import { createRequire as __rover_cr } from 'node:module'; const require = __rover_cr(import.meta.url);" },
+  });
+  return r.outputFiles[0].contents;
 }
 
 export async function pack(opts: { rig?: string; key: KeyObject; tenant?: string; hub?: string; outDir?: string }): Promise<Buffer> {
@@ -150,7 +155,7 @@ export async function pack(opts: { rig?: string; key: KeyObject; tenant?: string
     { path: 'rtcore/app.elf', data: readFileSync(stripped) },
     { path: 'rtcore/rtcore.wasm', data: readFileSync(join(ROOT, 'build', 'rtcore.wasm')) },
     { path: 'hlcore/app_manifest.json', data: enc(m.hl) },
-    { path: 'hlcore/bundle.json', data: hlcoreListing() },
+    { path: 'hlcore/app.mjs', data: await hlcoreBundle() },
   ], { board: m.rig.board.name, rig: relative(ROOT, m.rig.file) }, opts.key);
 }
 

@@ -1,6 +1,7 @@
 // `rover pack`: the signed image package (mcu/PACKAGE.md). Manifests come from the component ids
 // and the rig; the signature (ECDSA P-256) covers every byte; a wrong key is refused.
 import { suite } from 'uvu';
+import { pathToFileURL } from 'node:url';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ p('package: ELF, wasm, manifests from the rig; verifies with the key', async () 
   const key = loadOrCreateKey(keyFile);
   pkg = await pack({ key, rig: 'rover-hcsr04', tenant: '7e4f1c2a-0b1d-4e5f-9a8b-123456789abc', hub: 'rover-hub.azure-devices.net', outDir: join(dir, 'build') });
   const { header, files } = verifyPackage(pkg, createPublicKey(key));
-  assert.equal(header.entries.map((e) => e.path), ['rtcore/app_manifest.json', 'rtcore/app.elf', 'rtcore/rtcore.wasm', 'hlcore/app_manifest.json', 'hlcore/bundle.json']);
+  assert.equal(header.entries.map((e) => e.path), ['rtcore/app_manifest.json', 'rtcore/app.elf', 'rtcore/rtcore.wasm', 'hlcore/app_manifest.json', 'hlcore/app.mjs']);
   const elf = files.get('rtcore/app.elf')!;
   assert.equal([...elf.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'an ELF');
   assert.is(elf[18] | (elf[19] << 8), 40, 'e_machine = EM_ARM');
@@ -58,21 +59,38 @@ p('package: ELF, wasm, manifests from the rig; verifies with the key', async () 
   assert.equal(hl.Capabilities.AllowedApplicationConnections, [rtIds]);
   assert.equal(hl.Capabilities.AllowedConnections, ['global.azure-devices-provisioning.net', 'rover-hub.azure-devices.net']);
   assert.is(hl.Capabilities.DeviceAuthentication, '7e4f1c2a-0b1d-4e5f-9a8b-123456789abc');
-  const listing = JSON.parse(Buffer.from(files.get('hlcore/bundle.json')!).toString());
-  assert.is(listing.placeholder, true);
-  assert.ok(listing.files.some((f: { path: string }) => f.path === 'hlcore/app_manifest.json'));
+  // The hlcore bundle is one ES module that Node loads with only better-sqlite3 beside it (here: the
+  // repository's node_modules), exporting the Device and the host implementations.
+  const bundle = join(ROOT, 'build', `hlcore-app-${process.pid}.mjs`);
+  writeFileSync(bundle, files.get('hlcore/app.mjs')!);
+  try {
+    const app = await import(pathToFileURL(bundle).href);
+    for (const k of ['Device', 'TlsNetworkLink', 'FileSecureStore', 'WallClock', 'SqliteStorage', 'seededRandom']) assert.type(app[k], 'function', k);
+    assert.is(app.MODEL_ID, (await import('../../hlcore/pnp.ts')).MODEL_ID);
+    assert.not.match(Buffer.from(files.get('hlcore/app.mjs')!).toString(), /from ["']\.\.?\//, 'no relative imports left: self-contained');
+  } finally {
+    rmSync(bundle, { force: true });
+  }
 });
 
 p('tampering with any byte is detected', () => {
   if (missing) throw new Error(`${missing} not installed`);
   const pub = createPublicKey(loadOrCreateKey(keyFile));
-  // every byte of the magic, length, header, signature length and signature; every 7th byte of the entries
+  // every byte of the magic, length, header, signature length and signature; in the entries (the
+  // hlcore bundle makes them megabytes) about 5,000 positions spread over every entry, first and
+  // last byte of each included
   const hlen = pkg.readUInt32LE(8);
   let off = 12 + hlen;
   const header = JSON.parse(pkg.subarray(12, 12 + hlen).toString());
   for (const e of header.entries) off += e.bytes;
   const positions: number[] = [];
-  for (let i = 0; i < pkg.length; i++) if (i < 12 + hlen || i >= off || i % 7 === 0) positions.push(i);
+  const step = Math.max(1, Math.floor((off - 12 - hlen) / 5000));
+  for (let i = 0; i < pkg.length; i++) if (i < 12 + hlen || i >= off || (i - 12 - hlen) % step === 0) positions.push(i);
+  let at = 12 + hlen;
+  for (const e of header.entries) {
+    if (e.bytes > 0) positions.push(at, at + e.bytes - 1);
+    at += e.bytes;
+  }
   let detected = 0;
   for (const i of positions) {
     const t = Buffer.from(pkg);
