@@ -28,7 +28,7 @@ import { SimulatedAccessPoint, SimulatedRadio } from './wifi-ap.ts';
 import { SimulatedNetwork } from './network.ts';
 import { TrafficWatch } from './traffic-watch.ts';
 import { MemorySecureStore } from './secure-store.ts';
-import { registerCa, liveCas } from './operator.ts';
+import { registerCa, liveCas } from './cloud/register-ca.ts';
 import type { Expectation, Scenario, ScenarioEvent } from './scenario.ts';
 import { formatDuration } from './scenario.ts';
 import { renderReport, type RunRecord, type Series } from './report.ts';

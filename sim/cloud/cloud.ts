@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { RelyingParty } from './relying-party.ts';
+import { registerCa } from './register-ca.ts';
 import { SecurityService, type RotationPolicy } from './security-service.ts';
 import { CONNACK, startBroker, type Admission, type Broker, type ConnectInfo } from './broker.ts';
 import { Dps, parseDpsUsername } from './dps.ts';
@@ -161,15 +162,7 @@ export async function startCloud(opts: CloudOptions): Promise<Cloud> {
     events,
     async enrollActiveCa(group = 'default') {
       const active = await securityService.find();
-      let reg = relyingParty.registration(active.thumbprint);
-      if (!reg) reg = relyingParty.upload(active.der);
-      if (reg.status !== 'Verified') {
-        const { code, etag } = relyingParty.generateVerificationCode(reg.thumbprint, reg.etag);
-        const proof = await securityService.downloadProof(code, { thumbprint: active.thumbprint });
-        relyingParty.verify(reg.thumbprint, etag, proof);
-      }
-      const g = relyingParty.group(group);
-      if (!g || (g.primary !== active.thumbprint && g.secondary !== active.thumbprint)) relyingParty.enroll(group, active.thumbprint);
+      await registerCa(securityService, relyingParty, active.thumbprint, group);
       return { thumbprint: active.thumbprint, group };
     },
     close() {

@@ -1,5 +1,8 @@
 // Helpers for the MCU tests: record a simulator run's HAL trace, encode it for the replay image
 // (format: mcu/qemu-mps2-an386/replay.c), run QEMU with a hard timeout, read the framed UART lines.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { RtRun, type RtRunOptions } from '../../sim/rt-run.ts';
 import { HAL_IMPORTS } from '../../boards/mt3620/m4-core.ts';
@@ -113,4 +116,17 @@ export function haveTools(): string | null {
 import { execFileSync } from 'node:child_process';
 function require_(cmd: string): void {
   execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+}
+
+/** Temporary folders for one suite, all removed after it (build outputs are large). */
+export function suiteTempDirs(after: (fn: () => void) => void): () => string {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), 'rover-mcu-'));
+    dirs.push(d);
+    return d;
+  };
 }

@@ -8,19 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTarget, generateGlue, TargetBuildError, ROOT } from '../../tools/build-target.ts';
 import { HAL_IMPORTS } from '../../boards/mt3620/m4-core.ts';
-import { haveTools } from './_qemu.ts';
+import { haveTools, suiteTempDirs } from './_qemu.ts';
 
 const b = suite('mcu: Cortex-M4F build');
 const missing = haveTools();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rover-mcu-'));
-  dirs.push(d);
-  return d;
-};
-b.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = suiteTempDirs((fn) => b.after(fn));
 
 b('every board implements every HAL import in C', () => {
   for (const file of ['mcu/mt3620/hal.c', 'mcu/qemu-mps2-an386/hal.c', 'mcu/qemu-mps2-an386/replay.c']) {

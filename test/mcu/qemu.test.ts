@@ -13,19 +13,11 @@ import { join } from 'node:path';
 import { buildTarget } from '../../tools/build-target.ts';
 import { HAL_IMPORTS } from '../../boards/mt3620/m4-core.ts';
 import { parseFrame, decodeBatch, FrameType, HEADER } from '../../hlcore/intercore/frame.ts';
-import { record, runQemu, frames, crc32, HAL_ORDER, haveTools } from './_qemu.ts';
+import { record, runQemu, frames, crc32, HAL_ORDER, haveTools, suiteTempDirs } from './_qemu.ts';
 
 const q = suite('mcu: Cortex-M4F image under QEMU');
 const missing = haveTools();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'rover-mcu-'));
-  dirs.push(d);
-  return d;
-};
-q.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = suiteTempDirs((fn) => q.after(fn));
 
 q('replay: HAL trace of a simulated run -> identical frames and memory on the mps2-an386 image', async () => {
   if (missing) throw new Error(`${missing} not installed (CI installs it: .ci/run)`);

@@ -2,8 +2,8 @@
 // tenant-ca.md and azure-iot-protocols.md describe it — upload, verification code, a proof signed
 // by the Security Service with that CA's key, verify — then put it in a free slot of the
 // enrollment group. The same steps `rover ca register|code|download-proof|verify|enroll` take.
-import type { SecurityService } from './cloud/security-service.ts';
-import type { RelyingParty } from './cloud/relying-party.ts';
+import type { SecurityService } from './security-service.ts';
+import type { RelyingParty } from './relying-party.ts';
 
 export async function registerCa(ss: SecurityService, rp: RelyingParty, thumbprint: string, group: string): Promise<void> {
   const der = await ss.download({ thumbprint });
